@@ -1,0 +1,76 @@
+"""The `stackseg` command: one subcommand per stage or tool.
+
+Subcommand modules live in stackseg.stages and are imported only when chosen, so
+`stackseg prepare` never pays for (or depends on) importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from stackseg import __version__
+from stackseg.errors import StacksegError
+
+# name -> (module in stackseg.stages, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("synth", "write the built-in demo dataset of TIFF stacks to data/raw"),
+    "prepare": ("prepare", "explode image/mask stacks into jpg/png pairs with a manifest"),
+    "train": ("train", "train the segmentation model on the prepared pairs"),
+    "evaluate": ("evaluate", "score the model on the test split, write metrics and plots"),
+    "report": ("report", "write a Markdown report comparing the workspace to a base revision"),
+}
+
+
+def _load(name: str):
+    return importlib.import_module(f"stackseg.stages.{COMMANDS[name][0]}")
+
+
+def build_parser(names: list[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackseg", description="Reproducible segmentation of multi-page TIFF stacks."
+    )
+    parser.add_argument("--version", action="version", version=f"stackseg {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in names if names is not None else COMMANDS:
+        module_name, help_text = COMMANDS[name]
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument(
+            "--params", default="params.yaml", help="parameters file (default: params.yaml)"
+        )
+        _load(name).add_arguments(cmd)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Only import the chosen subcommand's module (cheap --help for the rest).
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    parser = build_parser([chosen] if chosen else list(COMMANDS))
+    if chosen is None:
+        # no valid subcommand: let argparse print usage (lists every command)
+        parser.parse_args(argv)
+        return 2
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="stackseg %(levelname)s: %(message)s" if args.verbose else "stackseg: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        _load(args.command).run(args)
+    except StacksegError as exc:
+        for line in exc.problems:
+            print(f"stackseg {args.command}: error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"stackseg {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
