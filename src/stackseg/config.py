@@ -32,6 +32,8 @@ class Paths(_Section):
     model: str = "models/model.keras"
     model_card: str = "models/model.json"
     train_live: str = "metrics/train"
+    # resume checkpoints of an interrupted train (git- and dvc-ignored, never pushed)
+    train_resume: str = ".stackseg/resume"
     evaluate_metrics: str = "metrics/evaluate.json"
     evaluate_plots: str = "plots/evaluate"
 
@@ -43,7 +45,7 @@ class SynthConfig(_Section):
     width: Annotated[int, Field(ge=16)] = 96
     channels: Literal[1, 3] = 1
     dtype: Literal["uint8", "uint16", "float32"] = "uint8"
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
 
 
 class SplitFractions(_Section):
@@ -65,6 +67,18 @@ class PrepareConfig(_Section):
     split_by: Literal["stack", "frame"] = "stack"
     split: SplitFractions = SplitFractions()
     workers: Annotated[int, Field(ge=0)] = 0
+    # uint16/float images: per-stack percentile window mapped to 0..255 (see data/scaling.py)
+    scale_low_percentile: Annotated[float, Field(ge=0.0, lt=100.0)] = 0.1
+    scale_high_percentile: Annotated[float, Field(gt=0.0, le=100.0)] = 99.9
+
+    @model_validator(mode="after")
+    def _percentiles_ordered(self) -> PrepareConfig:
+        if self.scale_low_percentile >= self.scale_high_percentile:
+            raise ValueError(
+                "scale_low_percentile must be below scale_high_percentile, got "
+                f"{self.scale_low_percentile:g} and {self.scale_high_percentile:g}"
+            )
+        return self
 
 
 class AugmentConfig(_Section):

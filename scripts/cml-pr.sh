@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The pull-request report job up to the `cml comment` call: .github/workflows/cml.yml runs
+# this script, `make cml-report BASE=origin/main` runs it locally, and tests/ci runs it end
+# to end, so the CI path and the tested path are the same code.
+#
+#   scripts/cml-pr.sh --base REV [--demo] [--out report.md] [--images-dir report]
+#                     [--text-out FILE]
+#
+# Default (remote) path: configure the DVC remote from the environment (see ci-lib.sh),
+#   `dvc pull` -- an empty or partial remote (first run, results never pushed) is a warning
+#   and `dvc repro` recomputes what is missing; a remote that cannot be read (credentials,
+#   endpoint, bucket, network) is an error --, then `dvc repro`, then `stackseg report`.
+# --demo: no remote at all (PRs from forks get no secrets): demo data if data/raw is empty,
+#   `dvc repro`, report with a note. Nothing is pulled or pushed.
+# --text-out FILE: also write a text-only report (tables, no images) for job summaries.
+#
+# Who commits what (README "CI and CML reports"): the developer who ran `dvc repro` commits
+# dvc.lock and runs `dvc push`; CI never commits. It only comments, and (remote path, in
+# cml.yml after the comment) pushes what its own `dvc repro` produced.
+set -euo pipefail
+PROG=cml-pr
+# shellcheck source=scripts/ci-lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ci-lib.sh"
+
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+base="" mode=remote out=report.md images=report text_out=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--base) base="${2:?--base needs a revision}"; shift 2 ;;
+	--demo) mode=demo; shift ;;
+	--out) out="${2:?--out needs a file}"; shift 2 ;;
+	--images-dir) images="${2:?--images-dir needs a directory}"; shift 2 ;;
+	--text-out) text_out="${2:?--text-out needs a file}"; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+[ -n "$base" ] || die "--base REV is required (the branch the PR merges into, e.g. origin/main)"
+# before any long step: a shallow clone (actions/checkout's default) lacks the base branch
+git rev-parse --verify --quiet "$base^{commit}" >/dev/null ||
+	die "base revision '$base' not found: fetch it (actions/checkout needs fetch-depth: 0) or check the name"
+
+notes=()
+
+if [ "$mode" = remote ]; then
+	configure_remote
+	pull_log="$(mktemp)"
+	trap 'rm -f "$pull_log"' EXIT
+	say "dvc pull --allow-missing (objects absent from the remote are recomputed by dvc repro)"
+	# --allow-missing tolerates objects the remote does not have; failing to reach or read
+	# the remote still makes dvc exit non-zero ("failed to connect to s3 ...").
+	if ! dvc pull --allow-missing 2>&1 | tee "$pull_log" >&2; then
+		die "dvc pull could not read remote '$REMOTE': check credentials, endpoint, bucket and network (error above)"
+	fi
+	if grep -q "do not exist neither locally nor on remote" "$pull_log"; then
+		warn "remote '$REMOTE' lacks files that dvc.lock or .dvc files reference (first run, or results never pushed): dvc repro recomputes them"
+	fi
+else
+	notes+=("Ran without the DVC remote (PR from a fork, or remote secrets not set): demo data if the repository's raw data was not available; nothing was pulled or pushed.")
+fi
+
+raw="$(raw_dir)"
+if ! has_stacks "$raw"; then
+	say "$raw holds no stacks: writing the demo dataset (stackseg synth)"
+	stackseg synth
+	if [ -f "$raw.dvc" ] && ! dvc_file_clean "$raw.dvc"; then
+		if [ "$mode" = remote ]; then
+			die "$raw is not in remote '$REMOTE' and $raw.dvc is not the demo dataset: run 'dvc push $raw.dvc' where the data is"
+		fi
+		notes+=("$raw.dvc tracks other data than the demo dataset: these results are on the demo data, not comparable with the base.")
+	fi
+fi
+
+say "dvc repro"
+dvc repro
+
+if ! git ls-files --error-unmatch dvc.lock >/dev/null 2>&1; then
+	notes+=("dvc.lock is not committed: run \`dvc repro\`, commit dvc.lock and \`dvc push\` (README, CI and CML reports).")
+elif ! git diff --quiet HEAD -- dvc.lock; then
+	notes+=("\`dvc repro\` changed dvc.lock: the committed dvc.lock is out of date. Run \`dvc repro\` locally, commit dvc.lock and \`dvc push\`.")
+	warn "dvc repro changed dvc.lock: the PR's committed dvc.lock is out of date"
+fi
+
+note_args=()
+for note in ${notes[@]+"${notes[@]}"}; do note_args+=(--note "$note"); done
+stackseg report --base "$base" --out "$out" --images-dir "$images" ${note_args[@]+"${note_args[@]}"}
+if [ -n "$text_out" ]; then
+	stackseg report --base "$base" --out "$text_out" --no-images ${note_args[@]+"${note_args[@]}"}
+fi
+say "wrote $out; next in CI: cml comment update --target=pr --publish $out, then dvc push"

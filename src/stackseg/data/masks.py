@@ -1,0 +1,130 @@
+"""Mask frames to one 8-bit 0/255 channel per class, checking the declared format.
+
+Two input formats (params `prepare.mask_format`):
+- `channels`: (H, W, K) with one binary channel per class ((H, W) when K == 1). A pixel is
+  in class k when channel k is non-zero; allowed values are 0 and 1, or 0 and the largest
+  value of the type (255 for uint8, 65535 for uint16), or False/True.
+- `index`: (H, W) integer class indices, 0 = background and k = 1..K = class k-1.
+
+The output is laid out for PNG: 1 class -> (H, W) grayscale, 2-3 classes -> (H, W, 3) RGB,
+4 classes -> (H, W, 4) RGBA; class k is channel k in RGB(A) order, unused channels are 0.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MAX_CLASSES = 4
+
+
+class MaskValueError(Exception):
+    """A frame holds values outside the declared format; the message says which."""
+
+
+def png_channels(n_classes: int) -> int:
+    if not 1 <= n_classes <= MAX_CLASSES:
+        raise ValueError(f"a PNG mask holds 1 to {MAX_CLASSES} classes, got {n_classes}")
+    return 1 if n_classes == 1 else 3 if n_classes <= 3 else 4
+
+
+def expected_channels(mask_format: str, n_classes: int) -> int:
+    return n_classes if mask_format == "channels" else 1
+
+
+def _foreground_value(dtype: np.dtype) -> int | float | None:
+    """The non-zero value besides 1 that a binary channel may use."""
+    if dtype.kind == "u":
+        return int(np.iinfo(dtype).max)
+    return None
+
+
+def _format_values(values: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values[:limit].tolist())
+    return shown + (", ..." if values.size > limit else "")
+
+
+class MaskConverter:
+    """Converts and checks the mask frames of stacks with the same dtype and format."""
+
+    def __init__(self, mask_format: str, n_classes: int, dtype: str):
+        self.mask_format = mask_format
+        self.n_classes = n_classes
+        self.dtype = np.dtype(dtype)
+        self.out_channels = png_channels(n_classes)
+        self._zeros: np.ndarray | None = None
+        if self.dtype == np.uint8 and mask_format == "channels":
+            # one table lookup both normalises (1, 255 -> 255) and flags bad values
+            self._normalise = np.zeros(256, dtype=np.uint8)
+            self._normalise[[1, 255]] = 255
+            self._invalid = np.ones(256, dtype=np.uint8)
+            self._invalid[[0, 1, 255]] = 0
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(PNG-ready uint8 array, foreground pixel count per class) or MaskValueError."""
+        if self.mask_format == "channels":
+            planes = self._from_channels(frame)
+        else:
+            planes = self._from_index(frame)
+        counts = [cv2.countNonZero(plane) for plane in planes]
+        return self._assemble(planes), counts
+
+    def _from_channels(self, frame: np.ndarray) -> list[np.ndarray]:
+        if frame.ndim == 2:
+            frame = frame[..., None]
+        if frame.dtype == np.uint8:
+            flat = frame.reshape(frame.shape[0], -1)
+            if cv2.countNonZero(cv2.LUT(flat, self._invalid)):
+                self._raise_channels(frame)
+            normalised = cv2.LUT(frame, self._normalise)
+            return list(cv2.split(normalised)) if normalised.ndim == 3 else [normalised]
+        if frame.dtype == np.bool_:
+            return [
+                np.ascontiguousarray(frame[..., k]).view(np.uint8) * np.uint8(255)
+                for k in range(frame.shape[-1])
+            ]
+        top = _foreground_value(frame.dtype)
+        nonzero = frame != 0
+        bad = nonzero & (frame != 1)
+        if top is not None:
+            bad &= frame != top
+        if bad.any():
+            self._raise_channels(frame)
+        return [
+            np.ascontiguousarray(nonzero[..., k]).view(np.uint8) * np.uint8(255)
+            for k in range(frame.shape[-1])
+        ]
+
+    def _raise_channels(self, frame: np.ndarray) -> None:
+        values = np.unique(frame)
+        top = _foreground_value(frame.dtype)
+        allowed = {0, 1} | ({top} if top is not None else set())
+        bad = np.array([v for v in values.tolist() if v not in allowed])
+        also = f", or 0 and {top}" if top is not None else ""
+        raise MaskValueError(
+            f"mask values {_format_values(bad)} are not binary "
+            f"(prepare.mask_format=channels: each class channel holds 0 and 1{also})"
+        )
+
+    def _from_index(self, frame: np.ndarray) -> list[np.ndarray]:
+        bad = frame > self.n_classes
+        if frame.dtype.kind == "i":
+            bad |= frame < 0
+        if bad.any():
+            values = np.unique(frame[bad])
+            raise MaskValueError(
+                f"class index {_format_values(values)} outside 0..{self.n_classes} "
+                f"(prepare.mask_format=index: 0 = background, 1..{self.n_classes} = "
+                f"the {self.n_classes} classes in params)"
+            )
+        return [(frame == k + 1).view(np.uint8) * np.uint8(255) for k in range(self.n_classes)]
+
+    def _assemble(self, planes: list[np.ndarray]) -> np.ndarray:
+        if self.out_channels == 1:
+            return planes[0]
+        missing = self.out_channels - len(planes)
+        if missing:
+            if self._zeros is None or self._zeros.shape != planes[0].shape:
+                self._zeros = np.zeros_like(planes[0])
+            planes = [*planes, *([self._zeros] * missing)]
+        return cv2.merge(planes)

@@ -1,0 +1,304 @@
+"""The prepare stage: validate the raw stacks, explode them in parallel, swap in the result.
+
+1. Find and pair the raw files, read every file's layout from metadata (in the pool) and
+   run the structural checks; any problem stops here, before any pixel work.
+2. Assign splits (split.py) and build the new output in a temporary directory beside the
+   target: unchanged stacks are hard-linked from the previous output, the others are
+   exploded by worker processes (value checks happen during that pass).
+3. On success write the manifest and swap the temporary directory into place. On any
+   problem the temporary directory is removed and the previous output stays untouched, so
+   the prepared directory is always either complete or absent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm import tqdm
+
+from stackseg.config import Config
+from stackseg.data import manifest as manifest_io
+from stackseg.data import split as splitting
+from stackseg.data.plan import (
+    SPLITS,
+    Inspection,
+    StackJob,
+    StackResult,
+    codec_description,
+    inspect_file,
+    run_stack,
+)
+from stackseg.data.validate import RawStack, check_stacks, discover
+from stackseg.errors import InputDataError, StacksegError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """What the prepare stage reads from the config (plain values, passed down)."""
+
+    raw: Path
+    prepared: Path
+    classes: tuple[str, ...]
+    seed: int
+    jpeg_quality: int
+    mask_format: str
+    split_by: str
+    fractions: dict[str, float]
+    low_percentile: float
+    high_percentile: float
+    workers: int
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> PrepareSettings:
+        section = cfg.prepare
+        return cls(
+            raw=Path(cfg.paths.raw),
+            prepared=Path(cfg.paths.prepared),
+            classes=tuple(cfg.classes),
+            seed=cfg.seed,
+            jpeg_quality=section.jpeg_quality,
+            mask_format=section.mask_format,
+            split_by=section.split_by,
+            fractions=section.split.model_dump(),
+            low_percentile=section.scale_low_percentile,
+            high_percentile=section.scale_high_percentile,
+            workers=section.workers,
+        )
+
+    def content_params(self) -> dict:
+        """The params that decide a pair's bytes (the split only decides its folder)."""
+        return {
+            "classes": list(self.classes),
+            "mask_format": self.mask_format,
+            "scale_percentiles": [self.low_percentile, self.high_percentile],
+            "codecs": codec_description(self.jpeg_quality),
+        }
+
+
+def resolve_workers(requested: int, jobs: int) -> int:
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(requested or available or 1, jobs))
+
+
+class _Pool:
+    """Runs calls in worker processes (spawned: they import only the pixel code)."""
+
+    def __init__(self, executor: ProcessPoolExecutor):
+        self.executor = executor
+
+    def map_unordered(self, function: Callable, items: Iterable[tuple]) -> Iterator:
+        futures = [self.executor.submit(function, *args) for args in items]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool:
+            raise StacksegError(
+                "a prepare worker process died (out of memory?); lower prepare.workers"
+            ) from None
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+class _Inline:
+    def map_unordered(self, function: Callable, items: Iterable[tuple]) -> Iterator:
+        for args in items:
+            yield function(*args)
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[_Pool | _Inline]:
+    if workers <= 1:
+        yield _Inline()
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as executor:
+        yield _Pool(executor)
+
+
+def prepare(settings: PrepareSettings) -> dict:
+    """Run the stage; returns the manifest written to settings.prepared."""
+    stacks, problems = discover(settings.raw)
+    if problems:
+        raise InputDataError(problems)
+    workers = resolve_workers(settings.workers, len(stacks))
+    log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, workers)
+    with worker_pool(workers) as pool:
+        inspections = _inspect(pool, stacks, settings)
+        problems = check_stacks(stacks, inspections, settings.mask_format, len(settings.classes))
+        if problems:
+            raise InputDataError(problems)
+        fingerprint = manifest_io.fingerprint(settings.content_params())
+        previous = manifest_io.read_previous(settings.prepared, fingerprint)
+        temp = _fresh_temp_dir(settings.prepared)
+        try:
+            jobs = _jobs(stacks, inspections, settings, previous, temp)
+            results = _run(pool, jobs, inline=workers <= 1)
+            problems = [line for result in results for line in result.problems]
+            if problems:
+                raise InputDataError(problems)
+            manifest = _manifest(settings, jobs, results, fingerprint)
+            (temp / manifest_io.MANIFEST_NAME).write_text(manifest_io.dumps(manifest))
+            _swap_into_place(temp, settings.prepared)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+    _log_summary(settings, manifest, results)
+    return manifest
+
+
+def _inspect(pool, stacks: list[RawStack], settings: PrepareSettings) -> dict[str, Inspection]:
+    n_classes = len(settings.classes)
+    mask_axis = n_classes if settings.mask_format == "channels" else None
+    items = [(s.image, None) for s in stacks] + [(s.mask, mask_axis) for s in stacks]
+    return {found.path: found for found in pool.map_unordered(inspect_file, items)}
+
+
+def _frame_splits(stacks: list[RawStack], frames: dict[str, int], settings) -> dict[str, tuple]:
+    if settings.split_by == "stack":
+        chosen = splitting.assign([s.name for s in stacks], settings.fractions, settings.seed)
+        return {s.name: (chosen[s.name],) * frames[s.name] for s in stacks}
+    keys = {
+        (s.name, f): splitting.frame_key(s.name, f) for s in stacks for f in range(frames[s.name])
+    }
+    chosen = splitting.assign(keys.values(), settings.fractions, settings.seed)
+    return {s.name: tuple(chosen[keys[s.name, f]] for f in range(frames[s.name])) for s in stacks}
+
+
+def _jobs(stacks, inspections, settings: PrepareSettings, previous, temp: Path) -> list[StackJob]:
+    frames = {s.name: inspections[s.image].layout.frames for s in stacks}
+    splits = _frame_splits(stacks, frames, settings)
+    jobs = [
+        StackJob(
+            name=s.name,
+            image=inspections[s.image].layout,
+            mask=inspections[s.mask].layout,
+            splits=splits[s.name],
+            out_root=str(temp),
+            jpeg_quality=settings.jpeg_quality,
+            mask_format=settings.mask_format,
+            n_classes=len(settings.classes),
+            low_percentile=settings.low_percentile,
+            high_percentile=settings.high_percentile,
+            previous=previous.get(s.name),
+        )
+        for s in stacks
+    ]
+    # biggest stacks first keeps the workers busy until the end
+    return sorted(jobs, key=lambda j: (-j.image.frames * j.image.height * j.image.width, j.name))
+
+
+def _run(pool, jobs: list[StackJob], inline: bool) -> list[StackResult]:
+    total = sum(job.image.frames for job in jobs)
+    with tqdm(total=total, unit="frame", desc="prepare", file=sys.stderr, disable=None) as bar:
+        if inline:
+            from stackseg.data.worker import process_stack
+
+            results = [process_stack(job, bar.update) for job in jobs]
+        else:
+            results = []
+            frames = {job.name: job.image.frames for job in jobs}
+            for result in pool.map_unordered(run_stack, [(job,) for job in jobs]):
+                bar.update(frames[result.name])
+                results.append(result)
+    return sorted(results, key=lambda result: result.name)
+
+
+def _manifest(settings, jobs: list[StackJob], results: list[StackResult], fingerprint) -> dict:
+    by_name = {job.name: job for job in jobs}
+    pairs = sorted(
+        (pair for result in results for pair in result.pairs),
+        key=lambda p: (SPLITS.index(p["split"]), p["stack"], p["frame"]),
+    )
+    stacks = {}
+    for result in results:
+        job = by_name[result.name]
+        used = sorted(set(job.splits), key=SPLITS.index)
+        stacks[result.name] = {
+            "split": used[0] if len(used) == 1 else "mixed",
+            "frames": job.image.frames,
+            "height": job.image.height,
+            "width": job.image.width,
+            "image": os.path.relpath(job.image.path, settings.raw),
+            "mask": os.path.relpath(job.mask.path, settings.raw),
+            "scaling": result.scaling,
+            "source_hash": result.source_hash,
+        }
+    return {
+        "format": manifest_io.FORMAT_VERSION,
+        "classes": list(settings.classes),
+        "image_channels": jobs[0].image.channels,
+        "mask_format": settings.mask_format,
+        "split_by": settings.split_by,
+        "split_fractions": settings.fractions,
+        "seed": settings.seed,
+        "scaling": {
+            **manifest_io.SCALING_RULE,
+            "low_percentile": settings.low_percentile,
+            "high_percentile": settings.high_percentile,
+        },
+        "codecs": codec_description(settings.jpeg_quality),
+        "fingerprint": fingerprint,
+        "splits": manifest_io.class_balance(pairs, len(settings.classes)),
+        "stacks": stacks,
+        "pairs": pairs,
+    }
+
+
+def _fresh_temp_dir(target: Path) -> Path:
+    """An empty build directory beside the target (same file system, so rename works)."""
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
+        for stale in parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
+    temp = parent / f".{target.name}.tmp-{os.getpid()}"
+    for split in SPLITS:
+        for kind in ("images", "masks"):
+            (temp / split / kind).mkdir(parents=True)
+    return temp
+
+
+def _swap_into_place(temp: Path, target: Path) -> None:
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists() or target.is_symlink():
+        os.replace(target, old)
+    os.replace(temp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _log_summary(settings, manifest: dict, results: list[StackResult]) -> None:
+    reused = sum(result.reused for result in results)
+    log.info(
+        "%d pairs from %d stacks in %s (%d stacks redone, %d unchanged)",
+        len(manifest["pairs"]),
+        len(results),
+        settings.prepared,
+        len(results) - reused,
+        reused,
+    )
+    for name, balance in manifest["splits"].items():
+        fractions = ", ".join(
+            f"{cls} {100 * f:.2f}%"
+            for cls, f in zip(settings.classes, balance["class_fraction"], strict=True)
+        )
+        log.info(
+            "%-5s %3d stacks %6d pairs; foreground per class: %s",
+            name,
+            balance["stacks"],
+            balance["pairs"],
+            fractions or "-",
+        )
+        if not balance["pairs"] and settings.fractions[name] > 0:
+            log.warning("split %s is empty (fewer than 3 stacks?)", name)

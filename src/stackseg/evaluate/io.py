@@ -1,0 +1,133 @@
+"""Reading the prepared split: manifest, 8-bit images and per-class 0/255 masks.
+
+Decoding runs in a thread pool (OpenCV releases the GIL), in order, a bounded number of
+frames ahead of the consumer, so evaluation streams over any number of test frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stackseg.errors import InputDataError
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One prepared frame: paths relative to the prepared directory and its size."""
+
+    name: str
+    image: str
+    mask: str
+    height: int
+    width: int
+
+
+def read_manifest(prepared: Path) -> dict:
+    path = prepared / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputDataError([f"{path}: not found (run `dvc repro prepare` first)"]) from None
+    except json.JSONDecodeError as exc:
+        raise InputDataError(
+            [f"{path}: not valid JSON ({exc}); rerun `dvc repro -f prepare`"]
+        ) from None
+    missing = [key for key in ("classes", "image_channels", "pairs") if key not in manifest]
+    if missing:
+        raise InputDataError([f"{path}: missing keys {missing}; rerun `dvc repro -f prepare`"])
+    return manifest
+
+
+def split_pairs(manifest: dict, split: str) -> list[Pair]:
+    """The pairs of one split, in manifest order (sorted by stack, frame)."""
+    return [
+        Pair(
+            name=Path(entry["image"]).stem,
+            image=entry["image"],
+            mask=entry["mask"],
+            height=int(entry["height"]),
+            width=int(entry["width"]),
+        )
+        for entry in manifest["pairs"]
+        if entry["split"] == split
+    ]
+
+
+def read_image(path: Path, channels: int) -> np.ndarray:
+    """uint8 (H, W, channels) in RGB order."""
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    image = cv2.imread(str(path), flag)
+    if image is None:
+        raise InputDataError(
+            [f"{path}: missing or not a readable image; rerun `dvc repro -f prepare`"]
+        )
+    if channels == 1:
+        return image[..., None]
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: Path, n_classes: int) -> np.ndarray:
+    """Boolean (H, W, n_classes): channel k of the png (L, RGB or RGBA) is class k."""
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if mask is None:
+        raise InputDataError(
+            [f"{path}: missing or not a readable png; rerun `dvc repro -f prepare`"]
+        )
+    if mask.dtype != np.uint8:
+        raise InputDataError([f"{path}: expected an 8-bit mask, got {mask.dtype}"])
+    if mask.ndim == 2:
+        mask = mask[..., None]
+    elif mask.shape[-1] == 3:
+        mask = cv2.cvtColor(mask, cv2.COLOR_BGR2RGB)
+    elif mask.shape[-1] == 4:
+        mask = cv2.cvtColor(mask, cv2.COLOR_BGRA2RGBA)
+    if mask.shape[-1] < n_classes:
+        raise InputDataError(
+            [
+                f"{path}: {mask.shape[-1]} channel(s) for {n_classes} classes; rerun `dvc repro -f prepare`"
+            ]
+        )
+    return mask[..., :n_classes] > 127
+
+
+def read_pair(
+    prepared: Path, pair: Pair, channels: int, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    image = read_image(prepared / pair.image, channels)
+    mask = read_mask(prepared / pair.mask, n_classes)
+    if image.shape[:2] != mask.shape[:2] or image.shape[:2] != (pair.height, pair.width):
+        raise InputDataError(
+            [
+                f"{prepared / pair.image}: image {image.shape[:2]}, mask {mask.shape[:2]} and manifest "
+                f"{(pair.height, pair.width)} sizes differ; rerun `dvc repro -f prepare`"
+            ]
+        )
+    return image, mask
+
+
+def iter_pairs(
+    prepared: Path, pairs: Iterable[Pair], channels: int, n_classes: int, workers: int = 0
+) -> Iterator[tuple[Pair, np.ndarray, np.ndarray]]:
+    """(pair, image, mask) in the given order, decoded by a thread pool a few frames ahead."""
+    workers = workers or min(8, os.cpu_count() or 1)
+    ahead = 4 * workers
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for pair in pairs:
+            pending.append((pair, pool.submit(read_pair, prepared, pair, channels, n_classes)))
+            if len(pending) >= ahead:
+                done, future = pending.popleft()
+                yield (done, *future.result())
+        for done, future in pending:
+            yield (done, *future.result())

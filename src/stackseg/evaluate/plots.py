@@ -1,0 +1,131 @@
+"""Data files behind the evaluate plots declared in dvc.yaml (`dvc plots show/diff`).
+
+- per-class IoU of the model and the baseline side by side (bar chart rows);
+- a pixel confusion matrix between label sets: each pixel's label is the set of classes it
+  belongs to ("background" when none, "disc+ring" when classes overlap). DVC's confusion
+  template counts rows, so the file holds, for each actual label, 100 rows split between
+  predicted labels in proportion to the exact pooled counts (largest-remainder rounding):
+  every cell reads as the percentage of that actual label's pixels, to the nearest 1 %
+  (exact figures are in evaluate.json); the file stays a few kB for git;
+- a precision-recall curve per class, from pooled 100-bin probability histograms
+  (thresholds 0.00, 0.01, ..., 0.99; points where nothing is predicted are left out).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import numpy as np
+
+from stackseg.evaluate.metrics import scores_from_counts
+
+ROWS_PER_LABEL = 100
+PR_BINS = 100
+
+
+def _label_codes(masks: np.ndarray) -> np.ndarray:
+    """(..., K) boolean -> integer code of the class set, bit k = class k."""
+    weights = (1 << np.arange(masks.shape[-1])).astype(np.int64)
+    return masks.astype(np.int64) @ weights
+
+
+def label_name(code: int, classes: list[str]) -> str:
+    names = [name for k, name in enumerate(classes) if code >> k & 1]
+    return "+".join(names) if names else "background"
+
+
+class LabelConfusion:
+    """Pooled pixel counts of (actual label set, predicted label set)."""
+
+    def __init__(self, n_classes: int):
+        self.n_codes = 1 << n_classes
+        self.counts = np.zeros((self.n_codes, self.n_codes), dtype=np.int64)
+
+    def add(self, truth: np.ndarray, pred: np.ndarray) -> None:
+        joint = _label_codes(truth).ravel() * self.n_codes + _label_codes(pred).ravel()
+        self.counts += np.bincount(joint, minlength=self.n_codes**2).reshape(self.counts.shape)
+
+    def percent_rows(self) -> np.ndarray:
+        """Each non-empty actual row scaled to exactly ROWS_PER_LABEL (largest remainder)."""
+        out = np.zeros_like(self.counts)
+        for actual, row in enumerate(self.counts):
+            total = int(row.sum())
+            if total == 0:
+                continue
+            exact = row * ROWS_PER_LABEL / total
+            floor = np.floor(exact).astype(np.int64)
+            short = ROWS_PER_LABEL - int(floor.sum())
+            # stable sort: ties go to the lower predicted code, deterministically
+            order = np.argsort(-(exact - floor), kind="stable")
+            floor[order[:short]] += 1
+            out[actual] = floor
+        return out
+
+    def to_csv(self, classes: list[str]) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["actual", "predicted"])
+        for actual, row in enumerate(self.percent_rows()):
+            for predicted, count in enumerate(row):
+                pair = [label_name(actual, classes), label_name(predicted, classes)]
+                writer.writerows([pair] * int(count))
+        return buffer.getvalue()
+
+
+class ProbabilityHistograms:
+    """Per-class histograms of predicted probability for positive and negative pixels."""
+
+    def __init__(self, n_classes: int, bins: int = PR_BINS):
+        self.bins = bins
+        self.positive = np.zeros((n_classes, bins), dtype=np.int64)
+        self.negative = np.zeros((n_classes, bins), dtype=np.int64)
+
+    def add(self, truth: np.ndarray, probs: np.ndarray) -> None:
+        n_classes = self.positive.shape[0]
+        binned = np.clip(
+            (probs.reshape(-1, n_classes) * self.bins).astype(np.int64), 0, self.bins - 1
+        )
+        truth = truth.reshape(-1, n_classes)
+        for k in range(n_classes):
+            both = np.bincount(binned[:, k] + self.bins * truth[:, k], minlength=2 * self.bins)
+            self.negative[k] += both[: self.bins]
+            self.positive[k] += both[self.bins :]
+
+    def curve(self, k: int, digits: int = 6) -> list[dict]:
+        """Rows {threshold, precision, recall} for thresholds i / bins, prob >= threshold."""
+        tp = np.cumsum(self.positive[k][::-1])[::-1]
+        fp = np.cumsum(self.negative[k][::-1])[::-1]
+        fn = self.positive[k].sum() - tp
+        scores = scores_from_counts(tp, fp, fn)
+        return [
+            {
+                "threshold": round(i / self.bins, 4),
+                "precision": round(float(scores["precision"][i]), digits),
+                "recall": round(float(scores["recall"][i]), digits),
+            }
+            for i in range(self.bins)
+            if tp[i] + fp[i] > 0
+        ]
+
+
+def iou_rows(model: dict, baseline: dict, classes: list[str]) -> list[dict]:
+    """Bar-chart rows: model and baseline IoU of each class, then of their means."""
+    rows = []
+    for name in classes:
+        rows.append({"label": f"{name} (model)", "iou": model["per_class"][name]["iou"]})
+        rows.append({"label": f"{name} (baseline)", "iou": baseline["per_class"][name]["iou"]})
+    rows.append({"label": "mean (model)", "iou": model["mean"]["iou"]})
+    rows.append({"label": "mean (baseline)", "iou": baseline["mean"]["iou"]})
+    return rows
+
+
+def safe_file_name(name: str) -> str:
+    """A class name usable as a file name on every OS."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
+
+
+def to_json(data) -> str:
+    return json.dumps(data, indent=2) + "\n"

@@ -1,0 +1,54 @@
+"""Save a model so that the same weights always give the same bytes.
+
+Keras writes the current time into a .keras archive twice: `date_saved` in metadata.json
+and the zip entry time of model.weights.h5. Both are pinned here, so retraining with the
+same seed reproduces models/model.keras byte for byte and dvc.lock does not change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import keras
+
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_DATE_SAVED = "1980-01-01@00:00:00"
+
+
+def normalise_keras_archive(source: Path, target: Path) -> None:
+    """Copy a .keras zip to `target` with fixed entry times and a fixed date_saved."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata["date_saved"] = FIXED_DATE_SAVED
+                data = json.dumps(metadata).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, data)
+
+
+def save_model(model: keras.Model, path: str | Path) -> Path:
+    """Write `model` (architecture and weights only: no optimizer, no compile config).
+
+    Written to a temporary file next to `path` and moved into place, so an interrupted
+    save never leaves a truncated model behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A fresh functional model over the same layers: it is not compiled, so the archive
+    # holds no optimizer state and loads without the training losses and metrics.
+    inference = keras.Model(model.inputs, model.outputs, name=model.name)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".save-") as tmp:
+        raw = Path(tmp) / "raw.keras"
+        inference.save(raw)
+        final = Path(tmp) / "final.keras"
+        normalise_keras_archive(raw, final)
+        os.replace(final, path)
+    return path

@@ -1,0 +1,219 @@
+"""`stackseg report`: what a change did to the model, as one Markdown file plus images.
+
+Base revision vs workspace: the `dvc metrics diff` and `dvc params diff` tables, every
+Vega plot rendered to PNG for both sides, and the image plots (best/worst overlays) of both
+sides. Image links are relative to the report file, so `cml comment ... --publish` uploads
+them. A base revision that does not exist is an error; one that exists but holds no results
+yet (no dvc.lock: the project's first PR) gives a workspace-only report with a note.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackseg.errors import StacksegError
+from stackseg.report.dvc_cli import dvc_json
+from stackseg.report.markdown import (
+    COMMENT_LIMIT,
+    Assembled,
+    Section,
+    assemble,
+    budget_for,
+    image_cell,
+)
+from stackseg.report.plots import ExportedPlots, PlotImages, export_plots
+from stackseg.report.revisions import BaseRevision, resolve_base, workspace_description
+from stackseg.report.tables import has_side, metrics_table, params_table
+
+log = logging.getLogger(__name__)
+
+MARKER = ".stackseg-report"  # marks an images directory this command may replace
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    base: str
+    out: Path = Path("report.md")
+    images_dir: Path = Path("report")
+    images: bool = True
+    notes: tuple[str, ...] = ()
+    max_chars: int = COMMENT_LIMIT
+
+
+def _display_names(plots: list[PlotImages]) -> list[str]:
+    # top-level dvc.yaml plots are ids like "dvc.yaml::Loss": show "Loss" unless ambiguous
+    short = [plot.plot_id.split("::", 1)[-1] for plot in plots]
+    return [
+        name if short.count(name) == 1 else plot.plot_id
+        for name, plot in zip(short, plots, strict=True)
+    ]
+
+
+def _image_rows(
+    plots: list[PlotImages], base: BaseRevision, out_dir: Path, final_dir: Path
+) -> list[str]:
+    lines = [f"| Plot | base `{base.ref}` | workspace |", "|---|---|---|"]
+    for name, plot in zip(_display_names(plots), plots, strict=True):
+        cells = []
+        for side, alt in (("base", "base"), ("pr", "workspace")):
+            written = plot.files.get(side)
+            rel = None
+            if written is not None:
+                rel = Path(os.path.relpath(final_dir / written.name, out_dir)).as_posix()
+            cells.append(image_cell(alt, rel, missing="— (not available)"))
+        lines.append(f"| `{name}` | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+def _notes(base: BaseRevision, metrics: dict, options: ReportOptions) -> list[str]:
+    notes = list(options.notes)
+    if not base.has_results:
+        notes.append(
+            f"Base `{base.ref}` (`{base.short}`) has no dvc.lock: nothing was run there yet, "
+            "so this report shows the workspace's results only."
+        )
+    elif not has_side(metrics, "old"):
+        notes.append(
+            f"Base `{base.ref}` (`{base.short}`) has no committed metrics to compare with."
+        )
+    if not options.images:
+        notes.append("Plots and images left out (`--no-images`).")
+    return notes
+
+
+def build_sections(
+    base: BaseRevision,
+    metrics: dict,
+    params: dict,
+    exported: ExportedPlots | None,
+    out_dir: Path,
+    final_dir: Path,
+) -> list[Section]:
+    base_label = f"base `{base.ref}`"
+    sections = [
+        Section("Metrics", metrics_table(metrics, base_label, "workspace")),
+        Section(
+            "Params", params_table(params, base_label, "workspace") or ["_No parameter changes._"]
+        ),
+    ]
+    if exported is not None:
+        plot_lines = [
+            "Base on the left, workspace on the right; both panels of a plot share their axes.",
+            "",
+        ]
+        plot_lines += (
+            _image_rows(exported.vega, base, out_dir, final_dir)
+            if exported.vega
+            else ["_No plots._"]
+        )
+        if exported.problems:
+            plot_lines += ["", *[f"- {problem}" for problem in exported.problems]]
+        sections.append(Section("Plots", plot_lines))
+        if exported.images:
+            sections.append(
+                Section("Images", _image_rows(exported.images, base, out_dir, final_dir))
+            )
+    return sections
+
+
+def _check_images_dir(images_dir: Path) -> None:
+    if images_dir.is_dir() and any(images_dir.iterdir()) and not (images_dir / MARKER).exists():
+        raise StacksegError(
+            f"{images_dir}: exists and was not written by `stackseg report`; "
+            "pass another --images-dir (its contents would be replaced)"
+        )
+    if images_dir.exists() and not images_dir.is_dir():
+        raise StacksegError(
+            f"{images_dir}: exists and is not a directory; pass another --images-dir"
+        )
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    staging.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(options: ReportOptions, cwd: Path | None = None) -> Assembled:
+    """Build the report; write options.out (and options.images_dir) only when all succeeded."""
+    cwd = Path(cwd or Path.cwd())
+    out = options.out if options.out.is_absolute() else cwd / options.out
+    images_dir = (
+        options.images_dir if options.images_dir.is_absolute() else cwd / options.images_dir
+    )
+    if options.images:
+        _check_images_dir(images_dir)
+
+    base = resolve_base(options.base, cwd)
+    if not base.has_results:
+        log.warning(
+            "base %r has no dvc.lock (no results yet): reporting the workspace only", base.ref
+        )
+    metrics = dvc_json(["metrics", "diff", base.ref, "--all"], cwd)
+    if not has_side(metrics, "new"):
+        raise StacksegError(
+            "the workspace has no metrics: run `dvc repro` first "
+            "(the report compares results, it does not compute them)"
+        )
+    params = dvc_json(["params", "diff", base.ref], cwd)
+
+    header = [
+        "## stackseg report",
+        "",
+        f"Base `{base.ref}` (`{base.short}`) compared with the workspace {workspace_description(cwd)}.",
+    ]
+    notes = _notes(base, metrics, options)
+    if notes:
+        header += ["", *[f"> {note}" for note in notes]]
+    hint = f"Run `stackseg report --base {base.ref}` locally for the full report."
+
+    if not options.images:
+        sections = build_sections(base, metrics, params, None, out.parent, images_dir)
+        result = assemble(header, sections, budget_for(options.max_chars), hint)
+        _write_text(out, result.text)
+        return result
+
+    images_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=images_dir.parent, prefix=f".{images_dir.name}.new-"))
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it private; the report is meant to be shared
+        (staging / MARKER).write_text("written by `stackseg report`; replaced on each run\n")
+        with tempfile.TemporaryDirectory(prefix="stackseg-dvc-plots-") as scratch:
+            labels = {base.ref: f"base {base.ref} ({base.short})", "workspace": "workspace"}
+            exported = export_plots(base, cwd, staging, Path(scratch), labels)
+        sections = build_sections(base, metrics, params, exported, out.parent, images_dir)
+        result = assemble(header, sections, budget_for(options.max_chars), hint)
+        _replace_dir(staging, images_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _write_text(out, result.text)
+    if result.truncated:
+        log.warning(
+            "report truncated to fit %d characters (%d lines left out)",
+            options.max_chars,
+            result.omitted_lines,
+        )
+    log.info("wrote %s and %s", out, images_dir)
+    return result

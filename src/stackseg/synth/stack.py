@@ -1,0 +1,53 @@
+"""One demo stack, frame by frame: a seeded random stream drives the scene and the camera."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from stackseg.synth.render import compose, drift, make_look, mask_pixels, to_dtype
+from stackseg.synth.scene import advance, make_things, rasterise
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """Everything that determines the demo dataset's bytes."""
+
+    stacks: int
+    frames: int
+    height: int
+    width: int
+    channels: int
+    dtype: str
+    seed: int
+    n_classes: int
+    mask_format: str
+
+    def stack_name(self, index: int) -> str:
+        digits = max(3, len(str(self.stacks - 1)))
+        return f"stack_{index:0{digits}d}"
+
+
+def stack_rng(seed: int, index: int, stream: int) -> np.random.Generator:
+    """Random stream `stream` of stack `index`: independent of how many stacks are made.
+    Stream 0 drives the scene (so masks do not depend on the image channels or dtype),
+    stream 1 the camera noise."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index, stream)))
+
+
+def stack_frames(settings: SynthSettings, index: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(image, mask) of each frame of stack `index`, generated lazily."""
+    rng = stack_rng(settings.seed, index, 0)
+    noise_rng = stack_rng(settings.seed, index, 1)
+    height, width = settings.height, settings.width
+    look = make_look(rng, height, width)
+    things = make_things(rng, settings.n_classes, height, width)
+    for number in range(settings.frames):
+        if number:
+            advance(rng, things, height, width)
+            drift(rng, look)
+        frame = rasterise(things, settings.n_classes, height, width, look.texture)
+        camera = compose(noise_rng, look, frame, settings.channels)
+        yield to_dtype(camera, settings.dtype), mask_pixels(frame.masks, settings.mask_format)

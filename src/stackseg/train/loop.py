@@ -1,0 +1,144 @@
+"""The train stage: prepared pairs -> models/model.keras, models/model.json, dvclive logs.
+
+1. Read the manifest and hash the data (before TensorFlow runs anything).
+2. Fix determinism and precision, build and compile the model.
+3. Resume from the newest checkpoint of this exact run, if one exists.
+4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint).
+5. Save the best epoch's weights and the model card; delete the checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from stackseg.config import Config
+from stackseg.models import build_model, save_model, size_multiple
+from stackseg.train import callbacks as cb
+from stackseg.train.dataset import build_train_input, default_cache_budget
+from stackseg.train.determinism import configure_determinism, set_precision
+from stackseg.train.live import open_live
+from stackseg.train.losses import SegmentationLoss
+from stackseg.train.metrics import segmentation_metrics
+from stackseg.train.model_card import build_card, code_hash, train_params, write_card
+from stackseg.train.prepared import prepared_hash, raw_hash, read_prepared
+from stackseg.train.resume import Checkpoint, ResumeStore, resume_key
+
+log = logging.getLogger(__name__)
+
+
+def compile_model(model: keras.Model, cfg: Config) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate),
+        loss=SegmentationLoss(cfg.train.loss),
+        metrics=segmentation_metrics(list(cfg.classes), cfg.train.threshold),
+    )
+
+
+def restore(model: keras.Model, checkpoint: Checkpoint) -> None:
+    """Put back every model and optimizer variable saved at the epoch boundary."""
+    model.optimizer.build(model.trainable_variables)
+    for variables, values, what in (
+        (model.variables, checkpoint.model_values, "model"),
+        (model.optimizer.variables, checkpoint.optimizer_values, "optimizer"),
+    ):
+        if len(variables) != len(values):
+            raise RuntimeError(f"resume checkpoint does not match the {what}; delete it")
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+
+
+def train(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -> dict:
+    """Run the whole train stage; returns the model card."""
+    cwd = Path.cwd() if cwd is None else cwd
+    t = cfg.train
+    data = read_prepared(cfg.paths.prepared, list(cfg.classes))
+    hashes = {"raw": raw_hash(data), "prepared": prepared_hash(data)}
+    key = resume_key({"params": train_params(cfg), "data": hashes["prepared"], "code": code_hash()})
+    store = ResumeStore(cfg.paths.train_resume, key)
+    if store.others():
+        log.info("%s holds checkpoints of other runs; delete them if not needed", store.root)
+
+    configure_determinism(cfg.seed)
+    set_precision(t.precision)
+    model = build_model(t, len(cfg.classes), data.image_channels)
+    compile_model(model, cfg)
+    log.info(
+        "model %s: %s parameters, %s precision",
+        model.name,
+        f"{model.count_params():,}",
+        t.precision,
+    )
+
+    checkpoint = store.latest()
+    state = cb.RunState()
+    best_values = None
+    if checkpoint is not None:
+        restore(model, checkpoint)
+        state = cb.RunState.from_json(checkpoint.state)
+        best_values = checkpoint.best_values
+        log.info("resuming after epoch %d from %s", checkpoint.epochs_done, store.dir)
+    start = len(state.history)
+
+    inputs = build_train_input(
+        data.splits["train"],
+        data.splits["val"],
+        data.image_channels,
+        len(cfg.classes),
+        t,
+        cfg.seed,
+        start,
+        default_cache_budget() if cache_budget is None else cache_budget,
+    )
+    live = open_live(cfg.paths.train_live, train_params(cfg))
+    keeper = cb.BestKeeper(state, best_values)
+    live_logger = cb.LiveLogger(live, state)
+    live_logger.replay()
+    callbacks = [cb.EpochReseed(), cb.Recorder(state), keeper, cb.EarlyStop(state, t.patience)]
+    if t.reduce_lr.enabled:
+        callbacks.append(cb.PlateauLR(state, t.reduce_lr.factor, t.reduce_lr.patience))
+    callbacks += [live_logger, cb.Checkpointer(store, state, keeper)]
+
+    if start < t.epochs and not state.stopped_early:
+        from stackseg.train.progress import EpochProgress
+
+        log.info(
+            "training epochs %d-%d, %d steps of %d",
+            start + 1,
+            t.epochs,
+            inputs.steps_per_epoch,
+            t.batch_size,
+        )
+        with logging_redirect_tqdm():
+            model.fit(
+                inputs.train,
+                validation_data=inputs.val,
+                epochs=t.epochs,
+                initial_epoch=start,
+                steps_per_epoch=inputs.steps_per_epoch,
+                callbacks=[*callbacks, EpochProgress(t.epochs, start)],
+                shuffle=False,  # the dataset is already ordered per (seed, epoch)
+                verbose=0,
+            )
+
+    if keeper.best_values is not None:  # None only if val IoU was NaN in every epoch
+        for variable, value in zip(model.variables, keeper.best_values, strict=True):
+            variable.assign(value)
+    save_model(model, cfg.paths.model)
+    card = build_card(cfg, data, hashes, state, size_multiple(t), cwd)
+    write_card(card, cfg.paths.model_card)
+    live.summary["best"] = state.best_summary()
+    live.end()
+    store.clear()
+    best = card["training"]
+    log.info(
+        "best epoch %s: val IoU %.4f; wrote %s and %s",
+        best["best_epoch"],
+        best["best_val"].get("iou", float("nan")),
+        cfg.paths.model,
+        cfg.paths.model_card,
+    )
+    return card

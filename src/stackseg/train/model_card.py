@@ -1,0 +1,139 @@
+"""models/model.json: lineage and the preprocessing contract of the trained model.
+
+Everything a consumer needs to use the model correctly (classes, input channels, scaling,
+size rule, threshold) and to trace it (commit, data hashes, params, best epoch). Nothing
+volatile (no timestamps, hosts or durations), so retraining with the same seed on the same
+machine type reproduces the file byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from stackseg import __version__
+from stackseg.config import Config
+from stackseg.models import INPUT_RULE
+from stackseg.train.callbacks import RunState
+from stackseg.train.prepared import PreparedData
+
+CARD_FORMAT = "stackseg-model-card/1"
+SIZE_RULE = (
+    "any height and width that are multiples of size_multiple: pad a frame at the bottom "
+    "and right up to the next multiple, predict, and crop the output back"
+)
+TRAIN_CROP_RULE = (
+    "train: random train_size x train_size crops of the native-resolution frames (a frame "
+    "smaller than that is zero-padded, centred); val: one centre crop of the same size"
+)
+
+
+def git_commit(cwd: Path) -> str | None:
+    """The commit the run belongs to: DVC's experiment baseline, else git HEAD, else None."""
+    baseline = os.environ.get("DVC_EXP_BASELINE_REV")
+    if baseline:
+        return baseline
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def code_hash() -> str:
+    """sha256 of the training code (models, train, train stage) and the stackseg version."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(__version__.encode())
+    files = sorted([*package.glob("models/*.py"), *package.glob("train/*.py")])
+    for path in [*files, package / "stages" / "train.py"]:
+        if path.is_file():
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def software_versions(arch: str) -> dict:
+    tensorflow = _version("tensorflow-cpu") or _version("tensorflow")
+    versions = {"stackseg": __version__, "tensorflow": tensorflow, "keras": _version("keras")}
+    if arch != "unet":
+        versions["segmentation_models"] = _version("segmentation-models")
+    return versions
+
+
+def train_params(cfg: Config) -> dict:
+    """The params the train stage depends on (dvc.yaml: classes, seed, train)."""
+    return {
+        "seed": cfg.seed,
+        "classes": list(cfg.classes),
+        "train": cfg.train.model_dump(mode="json"),
+    }
+
+
+def build_card(
+    cfg: Config,
+    data: PreparedData,
+    hashes: dict,
+    state: RunState,
+    size_multiple: int,
+    cwd: Path,
+) -> dict:
+    t = cfg.train
+    best = state.best_summary()
+    return {
+        "format": CARD_FORMAT,
+        "model_file": Path(cfg.paths.model).name,
+        "classes": list(cfg.classes),
+        "input": {
+            "channels": data.image_channels,
+            "dtype": "float32",
+            "scaling": INPUT_RULE,
+            "value_range": [0.0, 1.0],
+            "size_multiple": size_multiple,
+            "size_rule": SIZE_RULE,
+            "train_size": t.image_size,
+            "train_crop": TRAIN_CROP_RULE,
+        },
+        "output": {
+            "channels": len(cfg.classes),
+            "activation": "sigmoid",
+            "meaning": "channel k = probability that the pixel belongs to classes[k]",
+            "threshold": t.threshold,
+        },
+        "prepared_scaling": data.scaling,
+        "lineage": {
+            "git_commit": git_commit(cwd),
+            "raw_data_sha256": hashes["raw"],
+            "prepared_data_sha256": hashes["prepared"],
+            "pairs": {split: len(pairs) for split, pairs in data.splits.items()},
+            "software": software_versions(t.arch),
+        },
+        "params": train_params(cfg),
+        "training": {
+            "epochs_run": len(state.history),
+            "stopped_early": state.stopped_early,
+            "best_epoch": best.get("epoch"),
+            "best_val": best.get("eval", {}),
+            "monitor": "val mean IoU",
+        },
+    }
+
+
+def write_card(card: dict, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,70 @@
+"""A real `dvc repro` through evaluate on the tiny profile, then DVC's metrics and plots views."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import make_project, run
+
+METRIC_KEYS = {"frames", "mean", "per_class", "pixel_accuracy", "mean_frame_iou", "baseline"}
+
+
+@pytest.mark.slow
+def test_repro_through_evaluate_metrics_and_plots(tmp_path):
+    project = make_project(tmp_path / "proj")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "tiny project"], project)
+    run(["dvc", "repro", "evaluate"], project, timeout=900)
+
+    classes = ["disc", "ring", "streak"]
+    document = json.loads((project / "metrics" / "evaluate.json").read_text())
+    assert set(document) == METRIC_KEYS
+    manifest = json.loads((project / "data" / "prepared" / "manifest.json").read_text())
+    assert document["frames"] == sum(pair["split"] == "test" for pair in manifest["pairs"]) > 0
+    assert list(document["per_class"]) == classes == list(document["baseline"]["per_class"])
+    for value in [
+        *document["mean"].values(),
+        document["pixel_accuracy"],
+        document["mean_frame_iou"],
+    ]:
+        assert 0.0 <= value <= 1.0
+
+    plots = project / "plots" / "evaluate"
+    for name in (
+        "per_class_iou.json",
+        "confusion.csv",
+        "overlays/best_01.png",
+        "overlays/worst_01.png",
+    ):
+        assert (plots / name).is_file(), name
+    assert sorted(p.name for p in (plots / "pr").iterdir()) == [f"{c}.json" for c in classes]
+
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    metrics = shown[""]["data"]["metrics/evaluate.json"]["data"]
+    assert metrics["mean"] == document["mean"]
+
+    rendered = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert rendered.get("errors", []) == []
+    data = rendered["data"]
+    for plot_id in (
+        "Loss",
+        "IoU",
+        "plots/evaluate/per_class_iou.json",
+        "plots/evaluate/confusion.csv",
+    ):
+        assert data[plot_id], plot_id
+        (vega,) = data[plot_id]
+        assert vega["type"] == "vega" and vega["content"]["data"]["values"], plot_id
+    for name in classes:
+        assert data[f"plots/evaluate/pr/{name}.json"][0]["type"] == "vega"
+    for name in ("best_01", "worst_01"):
+        (image,) = data[f"plots/evaluate/overlays/{name}.png"]
+        assert image["type"] == "image"
+
+    # evaluate's outputs are byte-stable: forcing it again leaves dvc.lock as it was
+    lock = (project / "dvc.lock").read_text()
+    run(["dvc", "repro", "-f", "-s", "evaluate"], project, timeout=600)
+    assert (project / "dvc.lock").read_text() == lock
+    assert "up to date" in run(["dvc", "status"], project).stdout

@@ -1,0 +1,48 @@
+"""Fixtures for the remote-storage tests: loopback S3 servers and throw-away DVC projects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from stackseg.devtools.s3server import S3Server, start_server
+from tests.conftest import make_project, tiny_params
+from tests.remote.helpers import add_project_remote, dvc, git, s3_env
+
+REPRO_TIMEOUT = 480  # the tiny pipeline trains a small U-Net: generous bound on 2 shared cores
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path) -> Iterator[Callable[..., S3Server]]:
+    """Factory: start_server(kind) on a free 127.0.0.1 port; every server is stopped after."""
+    servers: list[S3Server] = []
+
+    def start(kind: str = "nanio") -> S3Server:
+        name = f"{kind}-{len(servers)}"
+        log = (tmp_path / f"{name}.log").open("w")
+        data_dir = tmp_path / name if kind == "nanio" else None
+        server = start_server(kind, data_dir=data_dir, output=log)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def pipeline_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real pipeline run once on tiny data, committed: raw tracked by data/raw.dvc.
+
+    Tests copy it (copy_project) rather than change it.
+    """
+    project = make_project(tmp_path_factory.mktemp("template") / "proj", tiny_params())
+    env = s3_env(None)
+    add_project_remote(project)
+    dvc(["add", "data/raw"], project, env)
+    dvc(["repro"], project, env, timeout=REPRO_TIMEOUT)
+    git(["add", "-A"], project)
+    git(["commit", "-q", "-m", "tiny pipeline run"], project)
+    return project

@@ -1,0 +1,161 @@
+"""`stackseg report` on a real git + DVC project with stand-in stages (fast, no TensorFlow).
+
+Commits: c0 = project without results (no dvc.lock), c1 = results for params A;
+workspace = results for params B (learning rate and epochs changed), not committed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from stackseg.report.markdown import budget_for, published_length
+from stackseg.report.tables import format_change, format_value
+from tests.conftest import run
+from tests.report.standin import commit_all, expected_metrics, make_standin, set_params
+
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> dict:
+    path = make_standin(tmp_path_factory.mktemp("standin") / "proj")
+    params_a = set_params(path, learning_rate=0.002, epochs=2)
+    c0 = commit_all(path, "project, no results yet")
+    run(["dvc", "repro", "-q"], path)
+    c1 = commit_all(path, "results for params A")
+    params_b = set_params(path, learning_rate=0.004, epochs=3)
+    run(["dvc", "repro", "-q"], path)
+    run(["stackseg", "report", "--base", c1], path)
+    return {"path": path, "c0": c0, "c1": c1, "a": params_a, "b": params_b}
+
+
+def report(path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(["stackseg", "report", *args], path, check=check)
+
+
+def table_rows(text: str, first_cell: str) -> dict[str, list[str]]:
+    """{second cell: remaining cells} of the Markdown table rows starting with first_cell."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if cells[0] == first_cell:
+            rows[cells[1]] = cells[2:]
+    return rows
+
+
+def test_metrics_and_params_tables_hold_base_and_workspace_values(standin):
+    text = (standin["path"] / "report.md").read_text()
+    old, new = expected_metrics(standin["a"]), expected_metrics(standin["b"])
+    rows = table_rows(text, "metrics/evaluate.json")
+    assert set(rows) == set(old)
+    for key in old:
+        change = format_change({"diff": new[key] - old[key]})
+        assert rows[key] == [format_value(old[key]), format_value(new[key]), change], key
+    assert table_rows(text, "metrics/train/metrics.json")["step"] == ["1", "2", "+1"]
+    params = table_rows(text, "params.yaml")
+    assert params == {"train.epochs": ["2", "3"], "train.learning_rate": ["0.002", "0.004"]}
+
+
+def test_every_image_exists_is_valid_and_comes_from_its_revision(standin):
+    path = standin["path"]
+    text = (path / "report.md").read_text()
+    links = IMAGE_LINK.findall(text)
+    # Loss and per-class IoU (vega) + best/worst overlays (images), each base and workspace
+    assert len(links) == 8
+    for link in links:
+        assert not Path(link).is_absolute() and link.startswith("report/")
+        with Image.open(path / link) as image:
+            image.verify()
+    base_best = next(link for link in links if "best-01" in link and ".base." in link)
+    base_bytes = subprocess.run(
+        ["git", "show", f"{standin['c1']}:plots/evaluate/overlays/best_01.png"],
+        cwd=path,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert (path / base_best).read_bytes() == base_bytes
+    pr_best = base_best.replace(".base.", ".pr.")
+    assert (path / pr_best).read_bytes() == (
+        path / "plots/evaluate/overlays/best_01.png"
+    ).read_bytes()
+    assert published_length(text) <= budget_for(65_536)
+
+
+def test_unknown_base_is_one_clear_line_and_writes_nothing(standin):
+    path = standin["path"]
+    proc = report(path, "--base", "no-such-branch", "--out", "unknown.md", check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("stackseg report: error: base revision 'no-such-branch' not found")
+    assert "Traceback" not in proc.stderr
+    assert not (path / "unknown.md").exists()
+
+
+def test_base_without_results_gives_workspace_only_report_with_note(standin):
+    path = standin["path"]
+    report(path, "--base", standin["c0"], "--out", "first.md", "--images-dir", "first")
+    text = (path / "first.md").read_text()
+    assert "has no dvc.lock" in text
+    rows = table_rows(text, "metrics/evaluate.json")
+    new = expected_metrics(standin["b"])
+    assert rows["mean_iou"][:2] == ["—", format_value(new["mean_iou"])]
+    assert "— (not available)" in text  # base side of every plot
+    for link in IMAGE_LINK.findall(text):
+        assert ".pr." in link and (path / link).is_file()
+
+
+def test_no_images_keeps_text_only(standin):
+    path = standin["path"]
+    report(
+        path, "--base", standin["c1"], "--no-images", "--out", "text.md", "--images-dir", "unused"
+    )
+    text = (path / "text.md").read_text()
+    assert "![" not in text and "--no-images" in text
+    assert table_rows(text, "params.yaml")["train.epochs"] == ["2", "3"]
+    assert not (path / "unused").exists()
+
+
+def test_small_limit_truncates_with_a_note(standin):
+    path = standin["path"]
+    report(
+        path,
+        "--base",
+        standin["c1"],
+        "--max-chars",
+        "2000",
+        "--out",
+        "small.md",
+        "--images-dir",
+        "small",
+    )
+    text = (path / "small.md").read_text()
+    assert "Report truncated" in text
+    assert published_length(text) <= budget_for(2000)
+
+
+def test_images_dir_not_written_by_report_is_refused(standin):
+    path = standin["path"]
+    mine = path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("user file\n")
+    proc = report(
+        path, "--base", standin["c1"], "--images-dir", "mine", "--out", "mine.md", check=False
+    )
+    assert proc.returncode == 1
+    assert "mine: exists and was not written by `stackseg report`" in proc.stderr
+    assert (mine / "keep.txt").read_text() == "user file\n"
+    assert not (path / "mine.md").exists()
+
+
+def test_workspace_without_results_is_an_error(tmp_path):
+    path = make_standin(tmp_path / "fresh")
+    base = commit_all(path, "nothing run yet")
+    proc = report(path, "--base", base, check=False)
+    assert proc.returncode == 1
+    assert "the workspace has no metrics: run `dvc repro` first" in proc.stderr
+    assert not (path / "report.md").exists()

@@ -1,0 +1,91 @@
+"""Small prepared-data trees in the prepare stage's output contract, for train tests.
+
+Frames hold filled squares (class 0), hollow squares (class 1) and horizontal bars
+(class 2) drawn brighter than a noisy background, so a tiny model can learn something.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def _frame(rng: np.random.Generator, height: int, width: int, n_classes: int):
+    masks = np.zeros((height, width, n_classes), np.uint8)
+    for k in range(n_classes):
+        size = int(rng.integers(4, max(5, min(height, width) // 3)))
+        top = int(rng.integers(0, height - size))
+        left = int(rng.integers(0, width - size))
+        if k % 3 == 0:
+            masks[top : top + size, left : left + size, k] = 1
+        elif k % 3 == 1:
+            masks[top : top + size, left : left + size, k] = 1
+            masks[top + 1 : top + size - 1, left + 1 : left + size - 1, k] = 0
+        else:
+            masks[top : top + 2, left : left + size, k] = 1
+    gray = 40 + 150 * masks.max(axis=-1) + rng.normal(0, 10, (height, width))
+    return np.clip(gray, 0, 255).astype(np.uint8), masks * 255
+
+
+def _save_mask(masks: np.ndarray, path: Path) -> None:
+    k = masks.shape[-1]
+    channels = 1 if k == 1 else 3 if k <= 3 else 4
+    out = np.zeros(masks.shape[:2] + (channels,), np.uint8)
+    out[..., :k] = masks
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+    Image.fromarray(out[..., 0] if channels == 1 else out, mode).save(path)
+
+
+def write_prepared(
+    root: Path,
+    classes: list[str] = ("disc", "ring", "streak"),
+    image_channels: int = 1,
+    frames: dict[str, list[tuple[str, int, int]]] | None = None,
+    seed: int = 0,
+) -> Path:
+    """data/prepared-like tree. frames: split -> [(stack, height, width) per stack], 2 frames each."""
+    classes = list(classes)
+    frames = frames or {
+        "train": [("s00", 32, 40), ("s01", 32, 40), ("s02", 28, 24)],
+        "val": [("s03", 32, 40)],
+        "test": [("s04", 32, 40)],
+    }
+    rng = np.random.default_rng(seed)
+    pairs, stacks = [], {}
+    for split, split_stacks in frames.items():
+        (root / split / "images").mkdir(parents=True, exist_ok=True)
+        (root / split / "masks").mkdir(parents=True, exist_ok=True)
+        for stack, height, width in split_stacks:
+            stacks[stack] = {"split": split, "frames": 2, "scaling": {}, "source_hash": f"h-{stack}"}
+            for frame in range(2):
+                gray, masks = _frame(rng, height, width, len(classes))
+                image = gray if image_channels == 1 else np.stack([gray] * 3, axis=-1)
+                name = f"{stack}_f{frame:04d}"
+                Image.fromarray(image).save(root / split / "images" / f"{name}.jpg", quality=95)
+                _save_mask(masks, root / split / "masks" / f"{name}.png")
+                fraction = (masks > 0).mean(axis=(0, 1)).round(6).tolist()
+                pairs.append(
+                    {
+                        "stack": stack,
+                        "frame": frame,
+                        "split": split,
+                        "image": f"{split}/images/{name}.jpg",
+                        "mask": f"{split}/masks/{name}.png",
+                        "height": height,
+                        "width": width,
+                        "class_fraction": fraction,
+                    }
+                )
+    manifest = {
+        "classes": classes,
+        "image_channels": image_channels,
+        "scaling": {"rule": "uint8 as is"},
+        "splits": {},
+        "pairs": pairs,
+        "stacks": stacks,
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return root
