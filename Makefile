@@ -11,7 +11,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
-.PHONY: help pipeline test install install-dev lint data lock clean-venv cml-report check-remote
+.PHONY: help pipeline test install install-dev lint data lock clean-venv cml-report check-remote s3-dev
 
 help:
 	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, show metrics"
@@ -19,6 +19,7 @@ help:
 	@echo "make lock       regenerate requirements.lock / requirements-dev.lock"
 	@echo "make cml-report BASE=origin/main   the CI pull-request job up to 'cml comment' (report.md)"
 	@echo "make check-remote                  does the DVC remote hold everything dvc.lock references?"
+	@echo "make s3-dev     loopback S3 server for dvc push/pull without Docker (S3_DEV_FLAGS=--help)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,11 @@ cml-report: install
 
 check-remote: install
 	scripts/check-remote.sh
+
+# A real S3 server on 127.0.0.1:9000 (nanio, a dev dependency; objects kept as files under
+# ~/.cache/stackseg/s3-dev) with the bucket created: prints the variables to export, Ctrl-C stops.
+s3-dev: install-dev
+	python -m stackseg.devtools.s3server $(S3_DEV_FLAGS)
 
 lock: $(UV)
 	$(UV) pip compile --universal --python-version 3.11 -q requirements.txt -o requirements.lock

@@ -48,9 +48,9 @@ has_stacks() {
 	[ -n "$(ls -A "$1/images" 2>/dev/null)" ]
 }
 
-# True when DVC reports the .dvc file's outputs unchanged (`dvc status --json` prints {}).
-dvc_file_clean() {
-	local status
-	status="$(dvc status --json "$1")" || return 1
-	[ "$(printf '%s' "$status" | tr -d '[:space:]')" = "{}" ]
+# Save the data a .dvc file tracks into the DVC cache (so `dvc push` can send it), then
+# tell whether it is the data the commit references: true when the .dvc file is unchanged.
+# (`dvc status` cannot tell: data absent from the cache shows as "not in cache" either way.)
+dvc_file_matches() {
+	dvc commit --force --quiet "$1" && git diff --quiet -- "$1"
 }

@@ -22,7 +22,8 @@ PROG=cml-pr
 # shellcheck source=scripts/ci-lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ci-lib.sh"
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# --help: the comment block at the top of this file
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
 base="" mode=remote out=report.md images=report text_out=""
 while [ $# -gt 0 ]; do
@@ -64,7 +65,7 @@ raw="$(raw_dir)"
 if ! has_stacks "$raw"; then
 	say "$raw holds no stacks: writing the demo dataset (stackseg synth)"
 	stackseg synth
-	if [ -f "$raw.dvc" ] && ! dvc_file_clean "$raw.dvc"; then
+	if [ -f "$raw.dvc" ] && ! dvc_file_matches "$raw.dvc"; then
 		if [ "$mode" = remote ]; then
 			die "$raw is not in remote '$REMOTE' and $raw.dvc is not the demo dataset: run 'dvc push $raw.dvc' where the data is"
 		fi
@@ -84,8 +85,8 @@ fi
 
 note_args=()
 for note in ${notes[@]+"${notes[@]}"}; do note_args+=(--note "$note"); done
-stackseg report --base "$base" --out "$out" --images-dir "$images" ${note_args[@]+"${note_args[@]}"}
-if [ -n "$text_out" ]; then
-	stackseg report --base "$base" --out "$text_out" --no-images ${note_args[@]+"${note_args[@]}"}
-fi
+text_args=()
+if [ -n "$text_out" ]; then text_args=(--text-out "$text_out"); fi
+stackseg report --base "$base" --out "$out" --images-dir "$images" \
+	${note_args[@]+"${note_args[@]}"} ${text_args[@]+"${text_args[@]}"}
 say "wrote $out; next in CI: cml comment update --target=pr --publish $out, then dvc push"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,11 @@ from stackseg import cli
 from stackseg.synth import FULL_PRESET, SynthSettings, generate, stack_frames
 from stackseg.synth import writer as synth_writer
 from stackseg.synth.fixedpoint import TRIG_ONE, TRIG_STEPS
-from tests.conftest import run, tiny_params
+from tests.conftest import ROOT, run, tiny_params
 
 # sha256 over (relative path, bytes) of every file of SMALL: a regression pin. If a change to the
 # generator is intended, update it and the committed data/raw.dvc together.
-SMALL_DATASET_SHA256 = "TO-BE-PINNED"
+SMALL_DATASET_SHA256 = "d376ebac84f4c7e2d7210e59968d01a18e7d787aea03d9a217579378bb93a7eb"
 
 
 def settings(**overrides) -> SynthSettings:
@@ -90,7 +91,7 @@ def test_files_shapes_and_dtypes(tmp_path, channels, dtype, mask_format, n_class
         if dtype == "uint16":
             assert image.max() <= 4095 and image.max() > 255  # 12-bit camera values
         if dtype == "float32":
-            assert 0.0 <= image.min() and image.max() <= 1.0
+            assert image.min() >= 0.0 and image.max() <= 1.0
         assert mask.dtype == np.uint8
         if mask_format == "index":
             assert mask.shape == (4, 32, 40)
@@ -158,6 +159,24 @@ def test_same_seed_same_bytes_and_pinned_hash(tmp_path):
     generate(SMALL, tmp_path / "b")
     assert dataset_sha256(tmp_path / "a") == dataset_sha256(tmp_path / "b")
     assert dataset_sha256(tmp_path / "a") == SMALL_DATASET_SHA256
+
+
+def test_bytes_do_not_depend_on_the_cpus_simd_extensions(tmp_path):
+    # Rerun with every SIMD code path numpy dispatches to switched off (baseline instructions
+    # only), as a CPU without them would: the pixels, hence the bytes, must not change.
+    from numpy._core import _multiarray_umath
+
+    dispatched = " ".join(getattr(_multiarray_umath, "__cpu_dispatch__", []))
+    code = (
+        "import sys; from stackseg.synth import generate; from tests.test_synth import SMALL; "
+        "generate(SMALL, sys.argv[1])"
+    )
+    run(
+        [sys.executable, "-c", code, str(tmp_path / "raw")],
+        ROOT,
+        env={"NPY_DISABLE_CPU_FEATURES": dispatched},
+    )
+    assert dataset_sha256(tmp_path / "raw") == SMALL_DATASET_SHA256
 
 
 def test_other_seed_differs_and_stacks_do_not_depend_on_the_count(tmp_path):

@@ -85,3 +85,24 @@ def test_summary_names_every_class():
     counts = metrics.ConfusionCounts(3)
     with pytest.raises(ValueError):
         metrics.summarize(counts, ["a", "b"])
+
+
+@pytest.mark.parametrize("n_classes", [1, 3, 4])
+def test_joint_table_gives_the_same_counts_as_direct_sums(n_classes):
+    rng = np.random.default_rng(n_classes)
+    truth = rng.random((2, 9, 11, n_classes)) > 0.6  # overlapping classes included
+    pred = rng.random((2, 9, 11, n_classes)) > 0.5
+    joint = metrics.joint_counts(truth, pred)
+    assert joint.shape == (2**n_classes, 2**n_classes) and joint.sum() == 2 * 9 * 11
+    for from_joint, direct in zip(
+        metrics.counts_from_joint(joint), metrics.binary_counts(truth, pred), strict=True
+    ):
+        assert from_joint.tolist() == direct.tolist()
+    assert np.trace(joint) == np.all(truth == pred, axis=-1).sum()
+    single = metrics.joint_counts(truth[0], pred[0])
+    assert metrics.joint_iou(single) == pytest.approx(metrics.frame_iou(truth, pred)[0])
+
+
+def test_label_codes():
+    masks = np.array([[[1, 0, 1], [0, 0, 0], [1, 1, 1]]], bool)
+    assert metrics.label_codes(masks).tolist() == [[5, 0, 7]]

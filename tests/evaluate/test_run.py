@@ -20,7 +20,7 @@ from PIL import Image
 
 from stackseg.config import config_from_dict
 from stackseg.errors import InputDataError
-from stackseg.evaluate import run
+from stackseg.evaluate import outputs, run
 from tests.conftest import tiny_params
 
 CLASSES = ["disc", "ring"]
@@ -94,7 +94,7 @@ def cfg(tmp_path):
 
 def evaluate(cfg):
     results = run.score_test(cfg, IntensityModel(), scale, multiple=8)
-    document = run.write_outputs(
+    document = outputs.write_outputs(
         results, Path(cfg.paths.evaluate_metrics), Path(cfg.paths.evaluate_plots)
     )
     return results, document
@@ -212,9 +212,9 @@ def test_failure_while_writing_leaves_previous_outputs_untouched(cfg, monkeypatc
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(run.overlays, "save_png", broken)
+    monkeypatch.setattr(outputs.overlays, "save_png", broken)
     with pytest.raises(OSError, match="disk full"):
-        run.write_outputs(results, metrics_path, plots)
+        outputs.write_outputs(results, metrics_path, plots)
     assert (metrics_path.read_bytes(), sorted(plots.rglob("*"))) == before
     leftovers = [p.name for p in [*metrics_path.parent.iterdir(), *plots.parent.iterdir()]]
     assert sorted(leftovers) == ["evaluate", "evaluate.json"]
@@ -237,3 +237,17 @@ def test_unreadable_frame_names_the_file(cfg):
     broken.write_bytes(b"not a jpeg")
     with pytest.raises(InputDataError, match="b_f0000.jpg"):
         run.score_test(cfg, IntensityModel(), scale, 8)
+
+
+def test_throughput_report_separates_the_first_batch():
+    pairs = [
+        run.io.Pair(f"f{i}", "", "", h, w)
+        for i, (h, w) in enumerate([(10, 10)] * 2 + [(20, 5)] * 3)
+    ]
+    timer = run.Throughput(pairs, batch_size=4)
+    assert timer.first_batch == 2  # the first batch holds only the frames of the first size
+    for _ in pairs:
+        timer.frame_done()
+    report = timer.report()
+    assert report.startswith("evaluated 5 test frames (0.00 megapixels) in ")
+    assert "frames/s" in report and "after the first batch" in report

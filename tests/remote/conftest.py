@@ -42,6 +42,8 @@ def pipeline_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = s3_env(None)
     add_project_remote(project)
     dvc(["add", "data/raw"], project, env)
+    git(["add", "-A"], project)
+    git(["commit", "-q", "-m", "tiny raw data"], project)
     dvc(["repro"], project, env, timeout=REPRO_TIMEOUT)
     git(["add", "-A"], project)
     git(["commit", "-q", "-m", "tiny pipeline run"], project)

@@ -12,7 +12,6 @@ from pathlib import Path
 from stackseg.devtools.s3server import S3Server
 from tests.conftest import BIN, ROOT
 
-REMOTE = "storage"  # the remote's name in the project's .dvc/config
 DVC_TIMEOUT = 120  # seconds; every dvc call in these tests is bounded
 NO_FILE = "/dev/null/none"  # a path that cannot exist (botocore refuses /dev/null itself)
 
@@ -60,18 +59,28 @@ def git(args: list[str], cwd: Path) -> str:
     return proc.stdout
 
 
+def committed_remote() -> dict[str, str]:
+    """The project's default remote as committed in .dvc/config: name, url, endpointurl."""
+    from dvc.config import Config
+
+    committed = Config(dvc_dir=str(ROOT / ".dvc")).read("repo")
+    name = committed["core"]["remote"]
+    return {"name": name, **committed["remote"][name]}
+
+
 def add_project_remote(project: Path) -> None:
-    """Give `project` the remote settings of the project's committed .dvc/config.
+    """Give `project` the default remote of the project's committed .dvc/config.
 
     Config edits go through DVC's own config API in-process (what `dvc remote add/modify`
     call), sparing a 2 s CLI start-up each; pushes and pulls go through the real CLI.
     """
     from dvc.config import Config
 
-    committed = Config(dvc_dir=str(ROOT / ".dvc")).read("repo")
+    remote = committed_remote()
+    name = remote.pop("name")
     with Config(dvc_dir=str(project / ".dvc")).edit("repo") as conf:
-        conf["core"]["remote"] = committed["core"]["remote"]
-        conf["remote"].update(committed["remote"])
+        conf["core"]["remote"] = name
+        conf["remote"][name] = remote
 
 
 def point_at(project: Path, endpoint: str) -> None:
@@ -79,8 +88,9 @@ def point_at(project: Path, endpoint: str) -> None:
     with `dvc remote modify --local storage endpointurl ...`."""
     from dvc.config import Config
 
+    name = committed_remote()["name"]
     with Config(dvc_dir=str(project / ".dvc")).edit("local") as conf:
-        conf["remote"].setdefault(REMOTE, {})["endpointurl"] = endpoint
+        conf["remote"].setdefault(name, {})["endpointurl"] = endpoint
 
 
 def workspace_hashes(project: Path) -> dict[str, str]:
@@ -148,13 +158,13 @@ def make_data_project(path: Path, files: int = 24, seed: int = 0) -> Path:
 
     Random bytes (1-200 kB, fixed seed) so that no two objects share a hash.
     """
+    from dvc.repo import Repo
+
     rng = random.Random(seed)
     blobs = path / "data" / "blobs"
     blobs.mkdir(parents=True)
     for index in range(files):
         (blobs / f"blob_{index:03d}.bin").write_bytes(rng.randbytes(rng.randint(1_000, 200_000)))
-    from dvc.repo import Repo
-
     git(["init", "-q", "-b", "main"], path)
     git(["config", "user.email", "tests@stackseg.invalid"], path)
     git(["config", "user.name", "stackseg tests"], path)

@@ -8,6 +8,7 @@ pipeline end to end is covered by test_report_pipeline.py (slow).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -113,8 +114,12 @@ def write_raw(path: Path, tag: str = "v1") -> None:
         (path / "data/raw" / sub / "stack_a.tif").write_text(f"{sub} {tag}\n")
 
 
-def make_standin(path: Path, params: dict | None = None, raw: bool = True) -> Path:
-    """git + dvc repo with the stand-in stages and params; data/raw tracked by data/raw.dvc."""
+def make_standin(path: Path, params: dict | None = None, raw: str | None = "demo") -> Path:
+    """git + dvc repo with the stand-in stages and params; data/raw tracked by data/raw.dvc.
+
+    raw: "demo" = `stackseg synth` (what CI regenerates when the remote lacks it),
+    "custom" = other bytes (CI cannot regenerate them), None = no data/raw.
+    """
     path.mkdir(parents=True, exist_ok=True)
     (path / "stages_standin.py").write_text(STAGES_SCRIPT.lstrip())
     (path / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML, sort_keys=False))
@@ -125,8 +130,11 @@ def make_standin(path: Path, params: dict | None = None, raw: bool = True) -> Pa
     run(["git", "config", "user.name", "stackseg tests"], path)
     run(["dvc", "init", "-q"], path)
     run(["dvc", "config", "core.analytics", "false"], path)
-    if raw:
+    if raw == "demo":
+        run(["stackseg", "synth"], path)
+    elif raw == "custom":
         write_raw(path)
+    if raw:
         run(["dvc", "add", "-q", "data/raw"], path)
     return path
 
@@ -142,3 +150,16 @@ def commit_all(path: Path, message: str) -> str:
     run(["git", "add", "-A"], path)
     run(["git", "commit", "-q", "-m", message], path)
     return run(["git", "rev-parse", "HEAD"], path).stdout.strip()
+
+
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+
+
+def table_rows(text: str, first_cell: str) -> dict[str, list[str]]:
+    """{second cell: remaining cells} of the Markdown table rows starting with first_cell."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if cells[0] == first_cell:
+            rows[cells[1]] = cells[2:]
+    return rows

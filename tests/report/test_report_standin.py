@@ -6,7 +6,6 @@ workspace = results for params B (learning rate and epochs changed), not committ
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
@@ -16,9 +15,14 @@ from PIL import Image
 from stackseg.report.markdown import budget_for, published_length
 from stackseg.report.tables import format_change, format_value
 from tests.conftest import run
-from tests.report.standin import commit_all, expected_metrics, make_standin, set_params
-
-IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+from tests.report.standin import (
+    IMAGE_LINK,
+    commit_all,
+    expected_metrics,
+    make_standin,
+    set_params,
+    table_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,26 +30,25 @@ def standin(tmp_path_factory) -> dict:
     path = make_standin(tmp_path_factory.mktemp("standin") / "proj")
     params_a = set_params(path, learning_rate=0.002, epochs=2)
     c0 = commit_all(path, "project, no results yet")
+    # before any `dvc repro`: the workspace has nothing to report
+    no_results = run(["stackseg", "report", "--base", c0, "--no-images"], path, check=False)
     run(["dvc", "repro", "-q"], path)
     c1 = commit_all(path, "results for params A")
     params_b = set_params(path, learning_rate=0.004, epochs=3)
     run(["dvc", "repro", "-q"], path)
     run(["stackseg", "report", "--base", c1], path)
-    return {"path": path, "c0": c0, "c1": c1, "a": params_a, "b": params_b}
+    return {
+        "path": path,
+        "c0": c0,
+        "c1": c1,
+        "a": params_a,
+        "b": params_b,
+        "no_results": no_results,
+    }
 
 
 def report(path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run(["stackseg", "report", *args], path, check=check)
-
-
-def table_rows(text: str, first_cell: str) -> dict[str, list[str]]:
-    """{second cell: remaining cells} of the Markdown table rows starting with first_cell."""
-    rows = {}
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if cells[0] == first_cell:
-            rows[cells[1]] = cells[2:]
-    return rows
 
 
 def test_metrics_and_params_tables_hold_base_and_workspace_values(standin):
@@ -120,22 +123,10 @@ def test_no_images_keeps_text_only(standin):
     assert not (path / "unused").exists()
 
 
-def test_small_limit_truncates_with_a_note(standin):
-    path = standin["path"]
-    report(
-        path,
-        "--base",
-        standin["c1"],
-        "--max-chars",
-        "2000",
-        "--out",
-        "small.md",
-        "--images-dir",
-        "small",
-    )
-    text = (path / "small.md").read_text()
-    assert "Report truncated" in text
-    assert published_length(text) <= budget_for(2000)
+def test_max_chars_below_minimum_is_refused(standin):
+    proc = report(standin["path"], "--base", standin["c1"], "--max-chars", "100", check=False)
+    assert proc.returncode == 1
+    assert "--max-chars 100: must be at least 2000" in proc.stderr
 
 
 def test_images_dir_not_written_by_report_is_refused(standin):
@@ -152,10 +143,10 @@ def test_images_dir_not_written_by_report_is_refused(standin):
     assert not (path / "mine.md").exists()
 
 
-def test_workspace_without_results_is_an_error(tmp_path):
-    path = make_standin(tmp_path / "fresh")
-    base = commit_all(path, "nothing run yet")
-    proc = report(path, "--base", base, check=False)
+def test_workspace_without_results_is_an_error(standin):
+    proc = standin["no_results"]
     assert proc.returncode == 1
-    assert "the workspace has no metrics: run `dvc repro` first" in proc.stderr
-    assert not (path / "report.md").exists()
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "stackseg report: error: the workspace has no metrics: run `dvc repro` first "
+        "(the report compares results, it does not compute them)"
+    )

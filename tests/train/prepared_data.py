@@ -59,7 +59,12 @@ def write_prepared(
         (root / split / "images").mkdir(parents=True, exist_ok=True)
         (root / split / "masks").mkdir(parents=True, exist_ok=True)
         for stack, height, width in split_stacks:
-            stacks[stack] = {"split": split, "frames": 2, "scaling": {}, "source_hash": f"h-{stack}"}
+            stacks[stack] = {
+                "split": split,
+                "frames": 2,
+                "scaling": {},
+                "source_hash": f"h-{stack}",
+            }
             for frame in range(2):
                 gray, masks = _frame(rng, height, width, len(classes))
                 image = gray if image_channels == 1 else np.stack([gray] * 3, axis=-1)

@@ -53,43 +53,48 @@ class MaskConverter:
         self.dtype = np.dtype(dtype)
         self.out_channels = png_channels(n_classes)
         self._zeros: np.ndarray | None = None
-        if self.dtype == np.uint8 and mask_format == "channels":
-            # one table lookup both normalises (1, 255 -> 255) and flags bad values
-            self._normalise = np.zeros(256, dtype=np.uint8)
-            self._normalise[[1, 255]] = 255
-            self._invalid = np.ones(256, dtype=np.uint8)
-            self._invalid[[0, 1, 255]] = 0
+        # uint8 binary channels: one table lookup maps 1 and 255 to 255 and any other
+        # non-zero value to 1, a marker that the pixel sums below reveal without a 2nd pass
+        self._normalise = np.ones(256, dtype=np.uint8)
+        self._normalise[0] = 0
+        self._normalise[[1, 255]] = 255
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(PNG-ready uint8 array, foreground pixel count per class) or MaskValueError."""
-        if self.mask_format == "channels":
-            planes = self._from_channels(frame)
-        else:
-            planes = self._from_index(frame)
-        counts = [cv2.countNonZero(plane) for plane in planes]
-        return self._assemble(planes), counts
+        if self.mask_format == "index":
+            return self._assemble(self._from_index(frame))
+        if frame.dtype == np.uint8:
+            return self._from_uint8_channels(frame)
+        return self._assemble(self._from_channels(frame))
+
+    def _from_uint8_channels(self, frame: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        height, width = frame.shape[:2]
+        normalised = cv2.LUT(frame, self._normalise).reshape(frame.shape)
+        # per class: sum = 255 * foreground + markers; all channels: nonzero = fg + markers
+        sums = cv2.sumElems(normalised)[: self.n_classes]
+        nonzero = cv2.countNonZero(normalised.reshape(height, -1))
+        markers = (255 * nonzero - sum(sums)) / 254
+        if markers:
+            self._raise_channels(frame)
+        counts = [int(total) // 255 for total in sums]
+        if self.n_classes == 1:
+            return normalised.reshape(height, width), counts
+        if self.n_classes == self.out_channels:
+            return normalised, counts
+        planes = list(cv2.split(normalised))
+        return self._pad(planes), counts
 
     def _from_channels(self, frame: np.ndarray) -> list[np.ndarray]:
         if frame.ndim == 2:
             frame = frame[..., None]
-        if frame.dtype == np.uint8:
-            flat = frame.reshape(frame.shape[0], -1)
-            if cv2.countNonZero(cv2.LUT(flat, self._invalid)):
-                self._raise_channels(frame)
-            normalised = cv2.LUT(frame, self._normalise)
-            return list(cv2.split(normalised)) if normalised.ndim == 3 else [normalised]
-        if frame.dtype == np.bool_:
-            return [
-                np.ascontiguousarray(frame[..., k]).view(np.uint8) * np.uint8(255)
-                for k in range(frame.shape[-1])
-            ]
-        top = _foreground_value(frame.dtype)
         nonzero = frame != 0
-        bad = nonzero & (frame != 1)
-        if top is not None:
-            bad &= frame != top
-        if bad.any():
-            self._raise_channels(frame)
+        if frame.dtype != np.bool_:
+            bad = nonzero & (frame != 1)
+            top = _foreground_value(frame.dtype)
+            if top is not None:
+                bad &= frame != top
+            if bad.any():
+                self._raise_channels(frame)
         return [
             np.ascontiguousarray(nonzero[..., k]).view(np.uint8) * np.uint8(255)
             for k in range(frame.shape[-1])
@@ -119,9 +124,13 @@ class MaskConverter:
             )
         return [(frame == k + 1).view(np.uint8) * np.uint8(255) for k in range(self.n_classes)]
 
-    def _assemble(self, planes: list[np.ndarray]) -> np.ndarray:
+    def _assemble(self, planes: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+        counts = [cv2.countNonZero(plane) for plane in planes]
         if self.out_channels == 1:
-            return planes[0]
+            return planes[0], counts
+        return self._pad(planes), counts
+
+    def _pad(self, planes: list[np.ndarray]) -> np.ndarray:
         missing = self.out_channels - len(planes)
         if missing:
             if self._zeros is None or self._zeros.shape != planes[0].shape:

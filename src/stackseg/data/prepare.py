@@ -16,12 +16,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm import tqdm
@@ -38,8 +33,9 @@ from stackseg.data.plan import (
     inspect_file,
     run_stack,
 )
+from stackseg.data.pool import resolve_workers, worker_pool
 from stackseg.data.validate import RawStack, check_stacks, discover
-from stackseg.errors import InputDataError, StacksegError
+from stackseg.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -87,56 +83,17 @@ class PrepareSettings:
         }
 
 
-def resolve_workers(requested: int, jobs: int) -> int:
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(requested or available or 1, jobs))
-
-
-class _Pool:
-    """Runs calls in worker processes (spawned: they import only the pixel code)."""
-
-    def __init__(self, executor: ProcessPoolExecutor):
-        self.executor = executor
-
-    def map_unordered(self, function: Callable, items: Iterable[tuple]) -> Iterator:
-        futures = [self.executor.submit(function, *args) for args in items]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BrokenProcessPool:
-            raise StacksegError(
-                "a prepare worker process died (out of memory?); lower prepare.workers"
-            ) from None
-        finally:
-            for future in futures:
-                future.cancel()
-
-
-class _Inline:
-    def map_unordered(self, function: Callable, items: Iterable[tuple]) -> Iterator:
-        for args in items:
-            yield function(*args)
-
-
-@contextmanager
-def worker_pool(workers: int) -> Iterator[_Pool | _Inline]:
-    if workers <= 1:
-        yield _Inline()
-        return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as executor:
-        yield _Pool(executor)
-
-
 def prepare(settings: PrepareSettings) -> dict:
     """Run the stage; returns the manifest written to settings.prepared."""
     stacks, problems = discover(settings.raw)
-    if problems:
+    if not stacks:
         raise InputDataError(problems)
     workers = resolve_workers(settings.workers, len(stacks))
     log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, workers)
     with worker_pool(workers) as pool:
+        # the paired stacks are checked even if pairing found problems: all are listed
         inspections = _inspect(pool, stacks, settings)
-        problems = check_stacks(stacks, inspections, settings.mask_format, len(settings.classes))
+        problems += check_stacks(stacks, inspections, settings.mask_format, len(settings.classes))
         if problems:
             raise InputDataError(problems)
         fingerprint = manifest_io.fingerprint(settings.content_params())

@@ -151,3 +151,10 @@ class Scaler:
             "low": self.window.low,
             "high": self.window.high,
         }
+
+
+def scaler_from_record(record: dict) -> Scaler:
+    """The Scaler a manifest `stacks.<name>.scaling` record describes (for inference)."""
+    if record["method"] == "none":
+        return Scaler(record["source_dtype"], None)
+    return Scaler(record["source_dtype"], ScaleWindow(record["low"], record["high"]))

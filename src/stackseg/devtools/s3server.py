@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import logging
 import os
 import secrets
@@ -38,7 +39,7 @@ DEFAULT_PORT = 9000  # the port of the committed remote's endpointurl (.dvc/conf
 DEFAULT_BUCKET = "stackseg"
 DEFAULT_REMOTE = "storage"
 REGION = "us-east-1"
-SERVERS = ("nanio", "moto")
+SERVERS = {"nanio": "nanio", "moto": "moto.server"}  # server -> module run with `python -m`
 
 
 def free_port() -> int:
@@ -87,6 +88,13 @@ class S3Server:
 
 
 def _server_command(kind: str, port: int, data_dir: Path | None) -> list[str]:
+    if kind not in SERVERS:
+        raise ValueError(f"unknown S3 server {kind!r}: choose one of {', '.join(SERVERS)}")
+    if importlib.util.find_spec(SERVERS[kind].split(".")[0]) is None:
+        raise RuntimeError(
+            f"{kind} is not installed: it is a development dependency "
+            "(make install-dev, or pip install -r requirements-dev.txt)"
+        )
     if kind == "nanio":
         if data_dir is None:
             raise ValueError("the nanio server needs a data directory")
@@ -95,9 +103,7 @@ def _server_command(kind: str, port: int, data_dir: Path | None) -> list[str]:
             "--data-dir", str(data_dir), "--region", REGION, "--log-level", "warning",
             "--no-access-log",
         ]  # fmt: skip
-    if kind == "moto":
-        return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
-    raise ValueError(f"unknown S3 server {kind!r}: choose one of {', '.join(SERVERS)}")
+    return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
 
 
 def s3_client(endpoint: str, access_key: str, secret_key: str, timeout: float = 5):
@@ -219,14 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     # Reuse the caller's key pair if exported, so a restarted server accepts the same shell.
-    server = start_server(
-        kind=args.server,
-        port=args.port or None,
-        data_dir=args.data_dir if args.server == "nanio" else None,
-        bucket=args.bucket,
-        access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
-        secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
-    )
+    try:
+        server = start_server(
+            kind=args.server,
+            port=args.port or None,
+            data_dir=args.data_dir if args.server == "nanio" else None,
+            bucket=args.bucket,
+            access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        )
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"s3server: {exc}", file=sys.stderr)
+        return 1
     where = f", objects in {args.data_dir}" if args.server == "nanio" else ", objects in memory"
     print(f"# {args.server} S3 server on {server.endpoint}, bucket s3://{args.bucket}{where}")
     print("# run these in the shell you use for dvc (Ctrl-C here stops the server):")

@@ -38,13 +38,48 @@ class ConfusionCounts:
 
     def add(self, truth: np.ndarray, pred: np.ndarray) -> None:
         """Add boolean masks shaped (..., H, W, K) — one frame or a batch."""
-        tp, fp, fn, tn = binary_counts(truth, pred)
+        self.add_joint(joint_counts(truth, pred))
+
+    def add_joint(self, joint: np.ndarray) -> None:
+        """Add a (2**K, 2**K) table of (true label set, predicted label set) pixel counts."""
+        tp, fp, fn, tn = counts_from_joint(joint)
         self.tp += tp
         self.fp += fp
         self.fn += fn
         self.tn += tn
-        self.exact_pixels += int(np.all(truth == pred, axis=-1).sum())
-        self.pixels += int(np.prod(truth.shape[:-1]))
+        self.exact_pixels += int(np.trace(joint))
+        self.pixels += int(joint.sum())
+
+
+def label_codes(masks: np.ndarray) -> np.ndarray:
+    """(..., K) boolean -> the class set of each pixel as an integer, bit k = class k."""
+    codes = np.zeros(masks.shape[:-1], dtype=np.intp)
+    for k in range(masks.shape[-1]):
+        codes |= masks[..., k].astype(np.intp) << k
+    return codes
+
+
+def joint_counts(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Pixel counts per (true label set, predicted label set): one bincount gives every
+    per-class count and the exact-match count at once (at most 16 x 16 sets for 4 classes)."""
+    if truth.shape != pred.shape:
+        raise ValueError(f"truth shape {truth.shape} != prediction shape {pred.shape}")
+    n_sets = 1 << truth.shape[-1]
+    joint = label_codes(truth).ravel() * n_sets + label_codes(pred).ravel()
+    return np.bincount(joint, minlength=n_sets * n_sets).reshape(n_sets, n_sets).astype(np.int64)
+
+
+def counts_from_joint(joint: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(tp, fp, fn, tn) per class from a joint label-set table."""
+    n_classes = int(joint.shape[0]).bit_length() - 1
+    has = (np.arange(joint.shape[0])[:, None] >> np.arange(n_classes)) & 1  # (sets, K)
+    lacks = 1 - has
+    # sum over label sets a (true) and p (predicted) of joint[a, p] * [k in a] * [k in p]
+    tp = np.einsum("ak,ap,pk->k", has, joint, has)
+    fn = np.einsum("ak,ap,pk->k", has, joint, lacks)
+    fp = np.einsum("ak,ap,pk->k", lacks, joint, has)
+    tn = np.einsum("ak,ap,pk->k", lacks, joint, lacks)
+    return tp, fp, fn, tn
 
 
 def binary_counts(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -80,6 +115,12 @@ def scores_from_counts(tp, fp, fn) -> dict[str, np.ndarray]:
         "precision": _ratio(tp, tp + fp, both_empty),
         "recall": _ratio(tp, tp + fn, both_empty),
     }
+
+
+def joint_iou(joint: np.ndarray) -> float:
+    """Mean-over-classes IoU of the pixels summarised by one joint table (one frame)."""
+    tp, fp, fn, _ = counts_from_joint(joint)
+    return float(scores_from_counts(tp, fp, fn)["iou"].mean())
 
 
 def frame_iou(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:

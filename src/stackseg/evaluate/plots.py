@@ -20,16 +20,10 @@ import re
 
 import numpy as np
 
-from stackseg.evaluate.metrics import scores_from_counts
+from stackseg.evaluate.metrics import joint_counts, scores_from_counts
 
 ROWS_PER_LABEL = 100
 PR_BINS = 100
-
-
-def _label_codes(masks: np.ndarray) -> np.ndarray:
-    """(..., K) boolean -> integer code of the class set, bit k = class k."""
-    weights = (1 << np.arange(masks.shape[-1])).astype(np.int64)
-    return masks.astype(np.int64) @ weights
 
 
 def label_name(code: int, classes: list[str]) -> str:
@@ -45,8 +39,10 @@ class LabelConfusion:
         self.counts = np.zeros((self.n_codes, self.n_codes), dtype=np.int64)
 
     def add(self, truth: np.ndarray, pred: np.ndarray) -> None:
-        joint = _label_codes(truth).ravel() * self.n_codes + _label_codes(pred).ravel()
-        self.counts += np.bincount(joint, minlength=self.n_codes**2).reshape(self.counts.shape)
+        self.add_joint(joint_counts(truth, pred))
+
+    def add_joint(self, joint: np.ndarray) -> None:
+        self.counts += joint
 
     def percent_rows(self) -> np.ndarray:
         """Each non-empty actual row scaled to exactly ROWS_PER_LABEL (largest remainder)."""

@@ -4,15 +4,12 @@
 2. Predict every test frame at native resolution; per frame, add the model's and the
    baseline's pixels to pooled counts, the label confusion and the probability histograms,
    and keep the N best and N worst frames (by frame IoU) for the overlays.
-3. Write metrics/evaluate.json and the plot files to temporary paths, then move them in.
+3. Write metrics/evaluate.json and the plot files (module `outputs`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +21,7 @@ from tqdm import tqdm
 
 from stackseg.config import Config
 from stackseg.errors import InputDataError
-from stackseg.evaluate import baseline, io, metrics, overlays, plots
+from stackseg.evaluate import baseline, io, metrics, outputs, plots
 from stackseg.predict import predict_frames
 
 log = logging.getLogger(__name__)
@@ -79,13 +76,53 @@ class Results:
 
     def add(self, name: str, image, truth, probs, threshold: float) -> None:
         pred = probs >= threshold
-        self.counts.add(truth, pred)
+        joint = metrics.joint_counts(truth, pred)  # every count of this frame, in one pass
+        self.counts.add_joint(joint)
+        self.labels.add_joint(joint)
         self.baseline_counts.add(truth, baseline.predict_baseline(image, self.rules))
-        self.labels.add(truth, pred)
         self.probabilities.add(truth, probs)
-        iou = float(metrics.frame_iou(truth[None], pred[None])[0])
+        iou = metrics.joint_iou(joint)
         self.frame_iou.append(iou)
         self.ranking.add(Frame(name, iou, image, truth, pred))
+
+
+class Throughput:
+    """Frames/s and megapixels/s of the test pass, overall and after the first batch
+    (which also pays for TensorFlow tracing the model's graph once)."""
+
+    def __init__(self, ordered: list[io.Pair], batch_size: int):
+        first = ordered[:batch_size]
+        self.first_batch = sum(
+            1 for p in first if (p.height, p.width) == (first[0].height, first[0].width)
+        )
+        self.pixels = [p.height * p.width for p in ordered]
+        self.started = time.perf_counter()
+        self.after_first: float | None = None
+        self.done = 0
+
+    def frame_done(self) -> None:
+        self.done += 1
+        if self.done == self.first_batch:
+            self.after_first = time.perf_counter()
+
+    def report(self) -> str:
+        now = time.perf_counter()
+        seconds = max(now - self.started, 1e-9)
+        megapixels = sum(self.pixels) / 1e6
+        text = (
+            f"evaluated {len(self.pixels)} test frames ({megapixels:.2f} megapixels) in "
+            f"{seconds:.1f} s: {len(self.pixels) / seconds:.1f} frames/s, "
+            f"{megapixels / seconds:.2f} megapixels/s"
+        )
+        rest = len(self.pixels) - self.first_batch
+        if rest > 0 and self.after_first is not None:
+            steady = max(now - self.after_first, 1e-9)
+            rest_mp = sum(self.pixels[self.first_batch :]) / 1e6
+            text += (
+                f" ({rest / steady:.1f} frames/s, {rest_mp / steady:.2f} megapixels/s after "
+                "the first batch, which includes tracing the model)"
+            )
+        return text
 
 
 def check_classes(manifest: dict, cfg: Config, prepared: Path) -> None:
@@ -127,106 +164,15 @@ def score_test(cfg: Config, model: Any, preprocess: Callable, multiple: int) -> 
             masks[pair.name] = mask
             yield pair.name, image
 
-    started = time.perf_counter()
+    timer = Throughput(ordered, cfg.evaluate.batch_size)
     predictions = predict_frames(model, frames(), preprocess, multiple, cfg.evaluate.batch_size)
     for name, image, probs in tqdm(
         predictions, total=len(test), desc="evaluate (test)", unit="frame"
     ):
+        timer.frame_done()
         results.add(name, image, masks.pop(name), probs, cfg.evaluate.threshold)
-    seconds = max(time.perf_counter() - started, 1e-9)
-    megapixels = sum(pair.height * pair.width for pair in test) / 1e6
-    log.info(
-        "evaluated %d test frames (%.2f megapixels) in %.1f s: %.1f frames/s, %.2f megapixels/s",
-        len(test),
-        megapixels,
-        seconds,
-        len(test) / seconds,
-        megapixels / seconds,
-    )
+    log.info("%s", timer.report())
     return results
-
-
-def summary(results: Results) -> dict:
-    """The evaluate.json document (class names as keys, numbers only where diffed)."""
-    model = metrics.summarize(results.counts, results.classes)
-    base = metrics.summarize(results.baseline_counts, results.classes)
-    base_per_class = {
-        name: {
-            "iou": base["per_class"][name]["iou"],
-            "dice": base["per_class"][name]["dice"],
-            "threshold": rule.threshold,
-            "direction": rule.direction,
-        }
-        for name, rule in zip(results.classes, results.rules, strict=True)
-    }
-    return {
-        "frames": len(results.frame_iou),
-        "mean": model["mean"],
-        "per_class": model["per_class"],
-        "pixel_accuracy": model["pixel_accuracy"],
-        "mean_frame_iou": round(float(np.mean(results.frame_iou)), 6),
-        "baseline": {
-            "mean": {"iou": base["mean"]["iou"], "dice": base["mean"]["dice"]},
-            "per_class": base_per_class,
-        },
-    }
-
-
-def write_plots(results: Results, document: dict, out_dir: Path) -> None:
-    classes = results.classes
-    (out_dir / "per_class_iou.json").write_text(
-        plots.to_json(plots.iou_rows(document, document["baseline"], classes))
-    )
-    (out_dir / "confusion.csv").write_text(results.labels.to_csv(classes))
-    (out_dir / "pr").mkdir()
-    for k, name in enumerate(classes):
-        path = out_dir / "pr" / f"{plots.safe_file_name(name)}.json"
-        path.write_text(plots.to_json(results.probabilities.curve(k)))
-    (out_dir / "overlays").mkdir()
-    keep = results.ranking.keep
-    for kind, frames in (("best", results.ranking.best), ("worst", results.ranking.worst)):
-        for rank, frame in enumerate(frames, start=1):
-            title = f"{kind} {rank}/{keep}: {frame.name}  IoU {frame.iou:.3f}  (TP green, FP red, FN blue)"
-            image = overlays.render_overlay(frame.image, frame.truth, frame.pred, classes, title)
-            overlays.save_png(image, out_dir / "overlays" / overlays.overlay_name(kind, rank, keep))
-
-
-def _replace_dir(staged: Path, target: Path) -> None:
-    if target.exists():
-        trash = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-        os.replace(target, trash / target.name)
-        os.replace(staged, target)
-        shutil.rmtree(trash)
-    else:
-        os.replace(staged, target)
-
-
-def _default_mode(directory: bool) -> int:
-    """What open()/mkdir() would give (mkstemp/mkdtemp make private 0600/0700 entries)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
-
-
-def write_outputs(results: Results, metrics_path: Path, plots_dir: Path) -> dict:
-    """Write evaluate.json and the plots directory; nothing half-written on failure."""
-    document = summary(results)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    plots_dir.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(dir=plots_dir.parent, prefix=f".{plots_dir.name}.tmp-"))
-    os.chmod(staged, _default_mode(directory=True))
-    fd, tmp_metrics = tempfile.mkstemp(dir=metrics_path.parent, prefix=f".{metrics_path.name}.")
-    os.close(fd)
-    os.chmod(tmp_metrics, _default_mode(directory=False))
-    try:
-        write_plots(results, document, staged)
-        Path(tmp_metrics).write_text(plots.to_json(document))
-        _replace_dir(staged, plots_dir)
-        os.replace(tmp_metrics, metrics_path)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-        Path(tmp_metrics).unlink(missing_ok=True)
-    return document
 
 
 def evaluate(cfg: Config) -> dict:
@@ -238,7 +184,7 @@ def evaluate(cfg: Config) -> dict:
     multiple = trained.size_multiple(card, cfg)
     results = score_test(cfg, model, trained.preprocess_function(), multiple)
     metrics_path, plots_dir = Path(cfg.paths.evaluate_metrics), Path(cfg.paths.evaluate_plots)
-    document = write_outputs(results, metrics_path, plots_dir)
+    document = outputs.write_outputs(results, metrics_path, plots_dir)
     log.info(
         "test mean IoU %.4f (baseline %.4f), pixel accuracy %.4f -> %s, %s/",
         document["mean"]["iou"],

@@ -1,8 +1,11 @@
 """Save a model so that the same weights always give the same bytes.
 
-Keras writes the current time into a .keras archive twice: `date_saved` in metadata.json
-and the zip entry time of model.weights.h5. Both are pinned here, so retraining with the
-same seed reproduces models/model.keras byte for byte and dvc.lock does not change.
+Keras writes volatile values into a .keras archive: the current time (`date_saved` in
+metadata.json and the zip entry time of model.weights.h5) and, in config.json, the memory
+address of each object shared between layers (`shared_object_id`). Times are pinned and
+the ids renumbered 1, 2, ... in order of appearance (they only need to be consistent within
+the file), so retraining with the same seed reproduces models/model.keras byte for byte
+and dvc.lock does not change.
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 FIXED_DATE_SAVED = "1980-01-01@00:00:00"
 
 
+def _renumber_shared_objects(node, ids: dict) -> None:
+    if isinstance(node, dict):
+        if "shared_object_id" in node:
+            node["shared_object_id"] = ids.setdefault(node["shared_object_id"], len(ids) + 1)
+        for value in node.values():
+            _renumber_shared_objects(value, ids)
+    elif isinstance(node, list):
+        for value in node:
+            _renumber_shared_objects(value, ids)
+
+
 def normalise_keras_archive(source: Path, target: Path) -> None:
     """Copy a .keras zip to `target` with fixed entry times and a fixed date_saved."""
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
@@ -28,6 +42,10 @@ def normalise_keras_archive(source: Path, target: Path) -> None:
                 metadata = json.loads(data)
                 metadata["date_saved"] = FIXED_DATE_SAVED
                 data = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                config = json.loads(data)
+                _renumber_shared_objects(config, {})
+                data = json.dumps(config).encode()
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
             fixed.compress_type = info.compress_type
             fixed.external_attr = 0o644 << 16
@@ -44,7 +62,10 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh functional model over the same layers: it is not compiled, so the archive
     # holds no optimizer state and loads without the training losses and metrics.
-    inference = keras.Model(model.inputs, model.outputs, name=model.name)
+    # single tensors, not lists of one: predict() then returns an array, as in training
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+    inference = keras.Model(inputs, outputs, name=model.name)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".save-") as tmp:
         raw = Path(tmp) / "raw.keras"
         inference.save(raw)

@@ -23,7 +23,9 @@ def _conv_block(x, filters: int, name: str):
             kernel_initializer="he_normal",
             name=f"{name}_conv{i}",
         )(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        # momentum 0.9: the moving statistics settle within an epoch of a small dataset, so
+        # the val IoU that picks the best epoch reflects the current weights
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}")(x)
         x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
     return x
 

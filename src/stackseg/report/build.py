@@ -43,6 +43,7 @@ class ReportOptions:
     images: bool = True
     notes: tuple[str, ...] = ()
     max_chars: int = COMMENT_LIMIT
+    text_out: Path | None = None  # also write a text-only version (job summaries)
 
 
 def _display_names(plots: list[PlotImages]) -> list[str]:
@@ -57,7 +58,7 @@ def _display_names(plots: list[PlotImages]) -> list[str]:
 def _image_rows(
     plots: list[PlotImages], base: BaseRevision, out_dir: Path, final_dir: Path
 ) -> list[str]:
-    lines = [f"| Plot | base `{base.ref}` | workspace |", "|---|---|---|"]
+    lines = [f"| Plot | base `{base.label}` | workspace |", "|---|---|---|"]
     for name, plot in zip(_display_names(plots), plots, strict=True):
         cells = []
         for side, alt in (("base", "base"), ("pr", "workspace")):
@@ -74,15 +75,11 @@ def _notes(base: BaseRevision, metrics: dict, options: ReportOptions) -> list[st
     notes = list(options.notes)
     if not base.has_results:
         notes.append(
-            f"Base `{base.ref}` (`{base.short}`) has no dvc.lock: nothing was run there yet, "
+            f"Base {base.described} has no dvc.lock: nothing was run there yet, "
             "so this report shows the workspace's results only."
         )
     elif not has_side(metrics, "old"):
-        notes.append(
-            f"Base `{base.ref}` (`{base.short}`) has no committed metrics to compare with."
-        )
-    if not options.images:
-        notes.append("Plots and images left out (`--no-images`).")
+        notes.append(f"Base {base.described} has no committed metrics to compare with.")
     return notes
 
 
@@ -94,7 +91,7 @@ def build_sections(
     out_dir: Path,
     final_dir: Path,
 ) -> list[Section]:
-    base_label = f"base `{base.ref}`"
+    base_label = f"base `{base.label}`"
     sections = [
         Section("Metrics", metrics_table(metrics, base_label, "workspace")),
         Section(
@@ -155,13 +152,15 @@ def _write_text(path: Path, text: str) -> None:
         raise
 
 
+def _absolute(path: Path, cwd: Path) -> Path:
+    return path if path.is_absolute() else cwd / path
+
+
 def write_report(options: ReportOptions, cwd: Path | None = None) -> Assembled:
     """Build the report; write options.out (and options.images_dir) only when all succeeded."""
     cwd = Path(cwd or Path.cwd())
-    out = options.out if options.out.is_absolute() else cwd / options.out
-    images_dir = (
-        options.images_dir if options.images_dir.is_absolute() else cwd / options.images_dir
-    )
+    out = _absolute(options.out, cwd)
+    images_dir = _absolute(options.images_dir, cwd)
     if options.images:
         _check_images_dir(images_dir)
 
@@ -177,43 +176,61 @@ def write_report(options: ReportOptions, cwd: Path | None = None) -> Assembled:
             "(the report compares results, it does not compute them)"
         )
     params = dvc_json(["params", "diff", base.ref], cwd)
-
-    header = [
-        "## stackseg report",
-        "",
-        f"Base `{base.ref}` (`{base.short}`) compared with the workspace {workspace_description(cwd)}.",
-    ]
     notes = _notes(base, metrics, options)
-    if notes:
-        header += ["", *[f"> {note}" for note in notes]]
+    budget = budget_for(options.max_chars)
     hint = f"Run `stackseg report --base {base.ref}` locally for the full report."
+    intro = f"Base {base.described} compared with the workspace {workspace_description(cwd)}."
 
-    if not options.images:
+    def text_only(why: str) -> Assembled:
+        header = ["## stackseg report", "", intro, "", *[f"> {n}" for n in [*notes, why]]]
         sections = build_sections(base, metrics, params, None, out.parent, images_dir)
-        result = assemble(header, sections, budget_for(options.max_chars), hint)
-        _write_text(out, result.text)
-        return result
+        return assemble(header, sections, budget, hint)
 
-    images_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=images_dir.parent, prefix=f".{images_dir.name}.new-"))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the report is meant to be shared
-        (staging / MARKER).write_text("written by `stackseg report`; replaced on each run\n")
-        with tempfile.TemporaryDirectory(prefix="stackseg-dvc-plots-") as scratch:
-            labels = {base.ref: f"base {base.ref} ({base.short})", "workspace": "workspace"}
-            exported = export_plots(base, cwd, staging, Path(scratch), labels)
-        sections = build_sections(base, metrics, params, exported, out.parent, images_dir)
-        result = assemble(header, sections, budget_for(options.max_chars), hint)
-        _replace_dir(staging, images_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _write_text(out, result.text)
+    if options.images:
+        header = ["## stackseg report", "", intro]
+        header += ["", *[f"> {note}" for note in notes]] if notes else []
+        result = _write_with_images(base, cwd, metrics, params, header, options, out, images_dir)
+    else:
+        result = text_only("Plots and images left out (`--no-images`).")
+        _write_text(out, result.text)
+    if options.text_out is not None:
+        text = text_only(f"Text-only version: plots and images are in {options.out.name}.")
+        _write_text(_absolute(options.text_out, cwd), text.text)
     if result.truncated:
         log.warning(
             "report truncated to fit %d characters (%d lines left out)",
             options.max_chars,
             result.omitted_lines,
         )
-    log.info("wrote %s and %s", out, images_dir)
+    log.info("wrote %s", out)
+    return result
+
+
+def _write_with_images(
+    base: BaseRevision,
+    cwd: Path,
+    metrics: dict,
+    params: dict,
+    header: list[str],
+    options: ReportOptions,
+    out: Path,
+    images_dir: Path,
+) -> Assembled:
+    """Render into a staging directory; swap it in and write the report only on success."""
+    images_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=images_dir.parent, prefix=f".{images_dir.name}.new-"))
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it private; the report is meant to be shared
+        (staging / MARKER).write_text("written by `stackseg report`; replaced on each run\n")
+        with tempfile.TemporaryDirectory(prefix="stackseg-dvc-plots-") as scratch:
+            labels = {base.ref: f"base {base.label} ({base.short})", "workspace": "workspace"}
+            exported = export_plots(base, cwd, staging, Path(scratch), labels)
+        sections = build_sections(base, metrics, params, exported, out.parent, images_dir)
+        hint = f"Run `stackseg report --base {base.ref}` locally for the full report."
+        result = assemble(header, sections, budget_for(options.max_chars), hint)
+        _replace_dir(staging, images_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _write_text(out, result.text)
     return result

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 COMMENT_LIMIT = 65_536
 HEADROOM = 1_000  # CML's watermark and hidden markers
 PUBLISHED_URL_ALLOWANCE = 300  # a published asset URL is ~120 characters; keep a margin
-NOTE_RESERVE = 400  # room for the truncation note itself
+NOTE_RESERVE = 420  # room for the truncation note (and a closing </details>)
 
 
 @dataclass
@@ -63,6 +63,11 @@ def assemble(header: list[str], sections: list[Section], budget: int, hint: str 
             if used + cost + NOTE_RESERVE > budget:
                 omitted = len(lines) - pos + sum(len(rest) for _, rest in blocks[index + 1 :])
                 cut = [title] + [name for name, _ in blocks[index + 1 :]]
+                # close a collapsed block the cut fell into, so the note stays visible
+                unclosed = sum(line.startswith("<details>") for line in out) - out.count(
+                    "</details>"
+                )
+                out += ["", "</details>"] * max(unclosed, 0)
                 out += ["", _truncation_note(omitted, cut, hint)]
                 return Assembled("\n".join(out) + "\n", truncated=True, omitted_lines=omitted)
             out.append(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,16 @@ class BaseRevision:
     @property
     def short(self) -> str:
         return self.sha[:8]
+
+    @property
+    def label(self) -> str:
+        """How the report names the base: the ref, or the short sha when given a long sha."""
+        return self.short if re.fullmatch(r"[0-9a-f]{12,40}", self.ref) else self.ref
+
+    @property
+    def described(self) -> str:
+        """Markdown: `origin/main` (`abc12345`), or just `abc12345`."""
+        return f"`{self.label}`" + ("" if self.label == self.short else f" (`{self.short}`)")
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

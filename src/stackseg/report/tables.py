@@ -64,19 +64,35 @@ def params_table(diff: dict, base_label: str, new_label: str) -> list[str]:
     return _table(["File", "Param", base_label, new_label], rows) if rows else []
 
 
+def _metric_row(path: str, key: str, entry: dict) -> list[str]:
+    old, new = entry.get("old"), entry.get("new")
+    return [path, key, format_value(old), format_value(new), format_change(entry)]
+
+
 def metrics_table(diff: dict, base_label: str, new_label: str) -> list[str]:
-    """Every metric (from `dvc metrics diff --all`), with the change where both are numbers."""
-    rows = [
-        [
-            path,
-            key,
-            format_value(entry.get("old")),
-            format_value(entry.get("new")),
-            format_change(entry),
+    """Metrics that differ between the sides in a table; unchanged ones in a collapsed one.
+
+    `diff` is `dvc metrics diff --all --json` output (unchanged metrics included).
+    """
+    header = ["File", "Metric", base_label, new_label, "Change"]
+    changed, same = [], []
+    for path, key, entry in _rows(diff):
+        unchanged = entry.get("old") is not None and entry.get("old") == entry.get("new")
+        (same if unchanged else changed).append(_metric_row(path, key, entry))
+    if not changed and not same:
+        return []
+    lines = _table(header, changed) if changed else ["_No metric changed._"]
+    if same:
+        summary = f"{len(same)} unchanged metric{'s' if len(same) > 1 else ''}"
+        lines += [
+            "",
+            f"<details><summary>{summary}</summary>",
+            "",
+            *_table(header, same),
+            "",
+            "</details>",
         ]
-        for path, key, entry in _rows(diff)
-    ]
-    return _table(["File", "Metric", base_label, new_label, "Change"], rows) if rows else []
+    return lines
 
 
 def has_side(diff: dict, side: str) -> bool:

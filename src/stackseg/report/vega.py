@@ -144,5 +144,11 @@ def render_png(spec: dict, scale: float = PNG_SCALE) -> bytes:
             spec, vl_version=version, scale=scale, allowed_base_urls=[]
         )
     except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StacksegError(f"could not render plot: {first_line}") from None
+        raise StacksegError(f"could not render plot: {_one_line(exc)}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    # vl-convert's message is "...conversion failed:\nError: <reason>\n    at <js stack>"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [line for line in lines if line.startswith("Error")]
+    return (reasons or lines or [type(exc).__name__])[0]

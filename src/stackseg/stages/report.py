@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-images", action="store_true", help="tables and notes only, no plots")
     parser.add_argument(
+        "--text-out",
+        type=Path,
+        metavar="FILE",
+        help="also write a text-only version (e.g. for a CI job summary)",
+    )
+    parser.add_argument(
         "--note",
         action="append",
         default=[],
@@ -59,5 +65,6 @@ def run(args: argparse.Namespace) -> None:
             images=not args.no_images,
             notes=tuple(args.note),
             max_chars=args.max_chars,
+            text_out=args.text_out,
         )
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -49,35 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from stackseg.config import load_config
-    from stackseg.synth import FULL_PRESET, generate, holds_stacks, settings_from_config
+    from stackseg.synth import generate, holds_stacks, settings_from_config
 
     config = load_config(args.params)
     out = args.out if args.out is not None else Path(config.paths.raw)
     if args.if_missing and (count := holds_stacks(out)):
         log.info("%s already holds %d image stacks: leaving them (--if-missing)", out, count)
         return
-    preset = FULL_PRESET if args.full else {}
     settings = settings_from_config(
-        config,
-        **{
-            **preset,
-            "stacks": args.stacks or preset.get("stacks"),
-            "frames": args.frames or preset.get("frames"),
-            "seed": args.seed,
-        },
+        config, full=args.full, stacks=args.stacks, frames=args.frames, seed=args.seed
     )
-    log.info(
-        "writing %d demo stacks x %d frames of %dx%d %s (%d channel%s, seed %d) to %s",
-        settings.stacks,
-        settings.frames,
-        settings.height,
-        settings.width,
-        settings.dtype,
-        settings.channels,
-        "s" if settings.channels > 1 else "",
-        settings.seed,
-        out,
-    )
-    started = time.perf_counter()
     generate(settings, out, workers=args.workers)
-    log.info("wrote %d stacks to %s in %.1f s", settings.stacks, out, time.perf_counter() - started)

@@ -24,19 +24,16 @@ __all__ = [
 ]
 
 
-def settings_from_config(config: Config, **overrides: int) -> SynthSettings:
-    """The synth section, the class count and the mask format, with overrides (None = keep)."""
-    section = config.synth
+def settings_from_config(
+    config: Config, full: bool = False, **overrides: int | None
+) -> SynthSettings:
+    """The synth section with the class count and the mask format; `full` applies
+    FULL_PRESET, then `overrides` that are not None (stacks, frames, seed, ...) win."""
     values = {
-        "stacks": section.stacks,
-        "frames": section.frames,
-        "height": section.height,
-        "width": section.width,
-        "channels": section.channels,
-        "dtype": section.dtype,
-        "seed": section.seed,
+        **config.synth.model_dump(),
         "n_classes": len(config.classes),
         "mask_format": config.prepare.mask_format,
+        **(FULL_PRESET if full else {}),
     }
     values.update({key: value for key, value in overrides.items() if value is not None})
     return SynthSettings(**values)

@@ -72,8 +72,9 @@ def make_look(rng: np.random.Generator, height: int, width: int) -> Look:
     )
     shading -= int(shading.sum()) // shading.size - SHADE_ONE  # integer mean: exact
     canvas_shape = (height + 2 * DRIFT_MARGIN, width + 2 * DRIFT_MARGIN)
-    coarse_radius = max(2, 5 * scale // 1024)
-    canvas = smooth_field(rng, canvas_shape, coarse_radius, 16 * int(rng.integers(10, 25)))
+    # background blobs much larger and smoother than the objects: texture, not look-alikes
+    coarse_radius = max(2, 8 * scale // 1024)
+    canvas = smooth_field(rng, canvas_shape, coarse_radius, 16 * int(rng.integers(8, 20)))
     canvas += smooth_field(rng, canvas_shape, 1, 16 * int(rng.integers(3, 9)))
     texture = smooth_field(rng, (TEXTURE_TILE, TEXTURE_TILE), 1, TEXTURE_ONE)
     return Look(

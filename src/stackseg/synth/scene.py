@@ -85,7 +85,7 @@ def _px(rng: np.random.Generator, low: float, high: float, scale: int) -> int:
 def _new_thing(rng: np.random.Generator, kind: int, label: int, scale: int) -> Thing:
     speed = int(rng.integers(3, 10))  # SUB units per frame: 0.2-0.6 px
     vx, vy = cos_sin(int(rng.integers(TRIG_STEPS)))
-    contrast = 16 * int(rng.integers(24, 49))
+    contrast = 16 * int(rng.integers(28, 54))
     common = dict(
         kind=kind,
         label=label,
@@ -141,7 +141,7 @@ def make_things(rng: np.random.Generator, n_classes: int, height: int, width: in
     """Every object of a stack, placed apart from each other (they may meet later)."""
     scale = size_scale(height, width)
     things: list[Thing] = []
-    counts = {0: (1, 3), 1: (1, 2), 2: (1, 2), 3: (1, 2)}
+    counts = {0: (2, 3), 1: (1, 2), 2: (1, 2), 3: (1, 2)}
     for label in range(n_classes):
         kind = label % len(KINDS)
         low, high = counts[kind]

@@ -25,6 +25,13 @@ class SynthSettings:
     n_classes: int
     mask_format: str
 
+    def describe(self) -> str:
+        colour = "RGB" if self.channels == 3 else "grayscale"
+        return (
+            f"{self.stacks} demo stacks x {self.frames} frames of {self.height}x{self.width} "
+            f"{colour} {self.dtype}, {self.n_classes} classes as {self.mask_format} masks, seed {self.seed}"
+        )
+
     def stack_name(self, index: int) -> str:
         digits = max(3, len(str(self.stacks - 1)))
         return f"stack_{index:0{digits}d}"

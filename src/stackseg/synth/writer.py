@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -95,9 +96,14 @@ def _write_all(settings: SynthSettings, directory: Path, workers: int) -> None:
             futures = [
                 pool.submit(_pool_task, settings, i, str(directory)) for i in range(settings.stacks)
             ]
-            for future in as_completed(futures):
-                future.result()
-                bar.update(settings.frames)
+            try:
+                for future in as_completed(futures):
+                    future.result()
+                    bar.update(settings.frames)
+            except BaseException:
+                # fail fast: do not wait for the stacks not yet started
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
 
 
 def choose_workers(settings: SynthSettings, requested: int) -> int:
@@ -124,9 +130,14 @@ def generate(settings: SynthSettings, out: Path, workers: int = 0) -> None:
     # a hidden sibling: same file system, so the final move is a rename
     staging = out.parent / f".{out.name}.synth-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
+    log.info("writing %s to %s", settings.describe(), out)
+    started = time.perf_counter()
     try:
         _write_all(settings, staging, choose_workers(settings, workers))
         _replace(staging, out)
+        log.info(
+            "wrote %d stacks to %s in %.1f s", settings.stacks, out, time.perf_counter() - started
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

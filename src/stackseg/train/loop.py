@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 
 import keras
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from stackseg.config import Config
 from stackseg.models import build_model, save_model, size_multiple
@@ -112,17 +111,16 @@ def train(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None)
             inputs.steps_per_epoch,
             t.batch_size,
         )
-        with logging_redirect_tqdm():
-            model.fit(
-                inputs.train,
-                validation_data=inputs.val,
-                epochs=t.epochs,
-                initial_epoch=start,
-                steps_per_epoch=inputs.steps_per_epoch,
-                callbacks=[*callbacks, EpochProgress(t.epochs, start)],
-                shuffle=False,  # the dataset is already ordered per (seed, epoch)
-                verbose=0,
-            )
+        model.fit(
+            inputs.train,
+            validation_data=inputs.val,
+            epochs=t.epochs,
+            initial_epoch=start,
+            steps_per_epoch=inputs.steps_per_epoch,
+            callbacks=[*callbacks, EpochProgress(t.epochs, start)],
+            shuffle=False,  # the dataset is already ordered per (seed, epoch)
+            verbose=0,
+        )
 
     if keeper.best_values is not None:  # None only if val IoU was NaN in every epoch
         for variable, value in zip(model.variables, keeper.best_values, strict=True):

@@ -1,4 +1,4 @@
-"""Per-epoch progress: a tqdm bar over epochs on stderr and one log line per epoch."""
+"""Per-epoch progress: one log line per epoch, and a tqdm bar over epochs on a terminal."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ class EpochProgress(keras.callbacks.Callback):
         super().__init__()
         self.epochs = epochs
         self.bar = tqdm(
-            total=epochs, initial=start_epoch, unit="epoch", file=sys.stderr, dynamic_ncols=True, disable=None
+            total=epochs,
+            initial=start_epoch,
+            unit="epoch",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=None,
         )
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -31,6 +36,7 @@ class EpochProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = time.perf_counter() - self._started
+        self.bar.clear()  # keep the bar below the log lines on a terminal
         log.info(
             "epoch %d/%d: %s | val %s | %.1f s",
             epoch + 1,

@@ -103,7 +103,8 @@ class ResumeStore:
         _save_arrays(tmp_dir / "model.npz", model_values)
         _save_arrays(tmp_dir / "optimizer.npz", optimizer_values)
         full_state = {**state, "epochs_done": epochs_done, "best_file": self._best_file}
-        (tmp_dir / "state.json").write_text(json.dumps(full_state, indent=1, sort_keys=True))
+        # key order kept: the history replays into dvclive files in the original order
+        (tmp_dir / "state.json").write_text(json.dumps(full_state, indent=1))
         final = self.dir / f"epoch-{name}"
         shutil.rmtree(final, ignore_errors=True)
         tmp_dir.rename(final)

@@ -1,0 +1,213 @@
+"""The prepare stage end to end: pairs, manifest, incremental runs, workers, light parent."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from tests.data.stacks import (
+    inodes,
+    make_raw,
+    mask_frames,
+    run_prepare,
+    tree,
+    write_image,
+    write_mask,
+    write_pair,
+    write_params,
+)
+
+PREPARED = Path("data/prepared")
+
+
+def _manifest(root: Path, prepared: Path = PREPARED) -> dict:
+    return json.loads((root / prepared / "manifest.json").read_text())
+
+
+def _prepare_ok(root: Path, capsys, params: str = "params.yaml") -> None:
+    code, err = run_prepare(root, capsys, params)
+    assert code == 0, err
+
+
+def _logged(caplog) -> str:
+    text = caplog.text
+    caplog.clear()
+    return text
+
+
+def test_pairs_and_manifest(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="stackseg")
+    raw = make_raw(tmp_path, stacks=5, frames=3, height=24, width=32)
+    write_params(tmp_path)
+    _prepare_ok(tmp_path, capsys)
+    err = _logged(caplog)
+    manifest = _manifest(tmp_path)
+    pairs = manifest["pairs"]
+    assert len(pairs) == 15
+    assert manifest["classes"] == ["disc", "ring", "streak"]
+    assert manifest["image_channels"] == 1
+    assert set(manifest["stacks"]) == {f"s{i}" for i in range(5)}
+    # every split has a stack, and a stack's frames never straddle splits
+    assert {p["split"] for p in pairs} == {"train", "val", "test"}
+    for name, stack in manifest["stacks"].items():
+        assert {p["split"] for p in pairs if p["stack"] == name} == {stack["split"]}
+        assert stack["source_hash"].startswith("sha256:")
+        assert stack["scaling"] == {"source_dtype": "uint8", "method": "none"}
+    order = [("train", "val", "test").index(p["split"]) for p in pairs]
+    assert order == sorted(order)
+    assert [(p["stack"], p["frame"]) for p in pairs if p["split"] == "train"] == sorted(
+        (p["stack"], p["frame"]) for p in pairs if p["split"] == "train"
+    )
+    # files match the manifest and the raw frames
+    prepared = tmp_path / PREPARED
+    on_disk = {str(p.relative_to(prepared)) for p in prepared.rglob("*.*")} - {"manifest.json"}
+    assert on_disk == {p["image"] for p in pairs} | {p["mask"] for p in pairs}
+    pair = next(p for p in pairs if p["stack"] == "s2" and p["frame"] == 1)
+    assert pair["image"] == f"{pair['split']}/images/s2_f0001.jpg"
+    raw_mask = tifffile.imread(raw / "masks" / "s2.tif")[1]
+    png = np.asarray(Image.open(prepared / pair["mask"]))
+    np.testing.assert_array_equal(png, raw_mask * 255)
+    assert pair["class_fraction"] == [round(float(raw_mask[..., k].mean()), 6) for k in range(3)]
+    jpg = Image.open(prepared / pair["image"])
+    assert (jpg.mode, jpg.size, pair["height"], pair["width"]) == ("L", (32, 24), 24, 32)
+    # class balance per split: in the manifest and in the log
+    balance = manifest["splits"]["train"]
+    assert balance["pairs"] == sum(p["split"] == "train" for p in pairs)
+    expected = np.mean([p["class_fraction"] for p in pairs if p["split"] == "train"], axis=0)
+    np.testing.assert_allclose(balance["class_fraction"], expected, atol=1e-6)
+    assert "train" in err and "foreground per class: disc" in err
+
+
+def test_uint16_rgb_index_masks_and_frame_split(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    raw = tmp_path / "data" / "raw"
+    for name in ("cells 01", "cells-02"):
+        images = rng.integers(1000, 5000, (6, 20, 28, 3), dtype=np.uint16)
+        write_image(raw / "images" / f"{name}.tiff", images, compression="zlib")
+        write_mask(raw / "masks" / f"{name}.tif", rng.integers(0, 3, (6, 20, 28), dtype=np.uint8))
+    write_params(tmp_path, classes=["a", "b"], mask_format="index", split_by="frame")
+    _prepare_ok(tmp_path, capsys)
+    manifest = _manifest(tmp_path)
+    assert manifest["image_channels"] == 3
+    assert set(manifest["stacks"]) == {"cells_01", "cells-02"}
+    stack = manifest["stacks"]["cells_01"]
+    assert stack["image"] == "images/cells 01.tiff"
+    assert stack["scaling"]["method"] == "percentile"
+    assert 1000 <= stack["scaling"]["low"] < stack["scaling"]["high"] <= 4999
+    assert {p["split"] for p in manifest["pairs"]} == {"train", "val", "test"}
+    pair = manifest["pairs"][0]
+    png = Image.open(tmp_path / PREPARED / pair["mask"])
+    assert png.mode == "RGB"  # 2 classes in R and G, B unused
+    assert not np.asarray(png)[..., 2].any()
+    assert Image.open(tmp_path / PREPARED / pair["image"]).mode == "RGB"
+
+
+def test_incremental_run_redoes_only_changed_stacks_and_equals_a_clean_run(
+    tmp_path, capsys, caplog
+):
+    caplog.set_level(logging.INFO, logger="stackseg")
+    raw = make_raw(tmp_path, stacks=5)
+    write_params(tmp_path)
+    _prepare_ok(tmp_path, capsys)
+    prepared = tmp_path / PREPARED
+    first = inodes(prepared)
+    # change one stack, remove one, rename one
+    rng = np.random.default_rng(99)
+    write_mask(raw / "masks" / "s1.tif", mask_frames(rng, 3, 24, 32))
+    for kind in ("images", "masks"):
+        (raw / kind / "s3.tif").unlink()
+        (raw / kind / "s4.tif").rename(raw / kind / "renamed.tif")
+    caplog.clear()
+    _prepare_ok(tmp_path, capsys)
+    err = _logged(caplog)
+    assert "(2 stacks redone, 2 unchanged)" in err
+    second = inodes(prepared)
+    unchanged = [path for path in second if Path(path).name.startswith(("s0_", "s2_"))]
+    assert len(unchanged) == 12
+    assert all(second[path] == first[path] for path in unchanged if path in first)
+    redone = [path for path in second if Path(path).name.startswith("s1_")]
+    assert redone and all(second[path] != first.get(path) for path in redone)
+    assert not [path for path in second if Path(path).name.startswith(("s3_", "s4_"))]
+    # byte for byte the same as a clean run into a fresh directory
+    write_params(tmp_path, prepared="clean/prepared")
+    _prepare_ok(tmp_path, capsys)
+    assert tree(prepared) == tree(tmp_path / "clean" / "prepared")
+
+
+def test_changing_an_output_param_redoes_every_stack(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="stackseg")
+    make_raw(tmp_path, stacks=3)
+    write_params(tmp_path)
+    _prepare_ok(tmp_path, capsys)
+    first = inodes(tmp_path / PREPARED)
+    write_params(tmp_path, jpeg_quality=80)
+    caplog.clear()
+    _prepare_ok(tmp_path, capsys)
+    err = _logged(caplog)
+    assert "(3 stacks redone, 0 unchanged)" in err
+    second = inodes(tmp_path / PREPARED)
+    assert not {path for path in second if path != "manifest.json" and second[path] == first[path]}
+
+
+def test_changing_the_split_seed_moves_pairs_without_re_encoding(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="stackseg")
+    make_raw(tmp_path, stacks=6)
+    write_params(tmp_path)
+    _prepare_ok(tmp_path, capsys)
+    before = {name: stack["split"] for name, stack in _manifest(tmp_path)["stacks"].items()}
+    params = tmp_path / "params.yaml"
+    params.write_text(params.read_text().replace("seed: 42", "seed: 7"))
+    caplog.clear()
+    _prepare_ok(tmp_path, capsys)
+    err = _logged(caplog)
+    assert "(0 stacks redone, 6 unchanged)" in err
+    moved = _manifest(tmp_path)
+    assert before != {name: stack["split"] for name, stack in moved["stacks"].items()}
+    shutil.copy(params, tmp_path / "clean.yaml")
+    text = (tmp_path / "clean.yaml").read_text().replace("data/prepared", "clean/prepared")
+    (tmp_path / "clean.yaml").write_text(text)
+    _prepare_ok(tmp_path, capsys, "clean.yaml")
+    assert moved == _manifest(tmp_path, Path("clean/prepared"))
+    assert tree(tmp_path / PREPARED) == tree(tmp_path / "clean" / "prepared")
+
+
+def test_worker_processes_give_the_same_bytes_and_parent_stays_light(tmp_path, capsys):
+    make_raw(tmp_path, stacks=4)
+    write_params(tmp_path, prepared="pool/prepared", workers=2)
+    script = (
+        "import sys\n"
+        "from stackseg.cli import main\n"
+        "code = main(['prepare'])\n"
+        "heavy = {m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'cv2', 'tifffile'}\n"
+        "print(code, sorted(heavy))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    # the parent never imports TensorFlow; with a pool even the pixel code stays in workers
+    assert proc.stdout.strip() == "0 []", proc.stderr
+    assert "2 worker process(es)" in proc.stderr
+    write_params(tmp_path, workers=1)
+    _prepare_ok(tmp_path, capsys)
+    assert tree(tmp_path / "data" / "prepared") == tree(tmp_path / "pool" / "prepared")
+
+
+def test_frames_keep_their_native_size(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    raw = tmp_path / "data" / "raw"
+    write_pair(
+        raw, "tall", rng.integers(0, 256, (3, 37, 11), dtype=np.uint8), mask_frames(rng, 3, 37, 11)
+    )
+    write_params(tmp_path, split={"train": 1.0, "val": 0.0, "test": 0.0})
+    _prepare_ok(tmp_path, capsys)
+    prepared = tmp_path / PREPARED
+    assert Image.open(prepared / "train/images/tall_f0002.jpg").size == (11, 37)
+    assert Image.open(prepared / "train/masks/tall_f0000.png").size == (11, 37)

@@ -1,0 +1,146 @@
+"""The train stage end to end (`stackseg train` in a subprocess, tiny params).
+
+Checks the outputs and their contract, that two runs give identical files, and that a run
+killed with SIGKILL after its 2nd epoch checkpoint resumes to the very same result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, tiny_params
+from tests.train.prepared_data import write_prepared
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 6
+OUTPUTS = ("models", "metrics")
+
+
+def _project(path: Path, **train) -> Path:
+    path.mkdir(parents=True)
+    write_prepared(path / "data" / "prepared")
+    params = tiny_params(train={"epochs": EPOCHS, **train})
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def _env() -> dict:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _train(path: Path) -> subprocess.CompletedProcess:
+    # like `dvc repro`, which deletes a stage's outputs before running it
+    for name in OUTPUTS:
+        shutil.rmtree(path / name, ignore_errors=True)
+    proc = subprocess.run(
+        ["stackseg", "train"], cwd=path, env=_env(), capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {
+        str(f.relative_to(path)): f.read_bytes()
+        for name in OUTPUTS
+        for f in sorted((path / name).rglob("*"))
+        if f.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    path = _project(tmp_path_factory.mktemp("ref") / "proj")
+    _train(path)
+    return path
+
+
+def test_outputs_and_contract(reference: Path):
+    card = json.loads((reference / "models/model.json").read_text())
+    assert card["classes"] == ["disc", "ring", "streak"]
+    assert card["input"]["channels"] == 1 and card["input"]["size_multiple"] == 4
+    assert card["output"] == {
+        "channels": 3,
+        "activation": "sigmoid",
+        "meaning": "channel k = probability that the pixel belongs to classes[k]",
+        "threshold": 0.5,
+    }
+    assert card["lineage"]["pairs"] == {"train": 6, "val": 2, "test": 2}
+    assert len(card["lineage"]["prepared_data_sha256"]) == 64
+    assert card["params"]["train"]["epochs"] == EPOCHS
+    assert card["training"]["epochs_run"] == EPOCHS
+    assert 1 <= card["training"]["best_epoch"] <= EPOCHS
+    best_iou = card["training"]["best_val"]["iou"]
+
+    live = reference / "metrics/train"
+    summary = json.loads((live / "metrics.json").read_text())
+    assert summary["step"] == EPOCHS - 1
+    assert summary["best"]["eval"]["iou"] == best_iou
+    assert set(summary["eval"]) >= {"loss", "iou", "dice", "iou_disc", "dice_streak"}
+    history = (live / "plots/metrics/eval/iou.tsv").read_text().splitlines()
+    assert history[0].split("\t") == ["step", "iou"] and len(history) == EPOCHS + 1
+    assert max(float(row.split("\t")[1]) for row in history[1:]) == best_iou
+    assert yaml.safe_load((live / "params.yaml").read_text())["train"]["epochs"] == EPOCHS
+    # dvclive must not write any dvc.yaml, and a finished run leaves no checkpoints
+    assert not list(reference.rglob("dvc.yaml"))
+    assert not (reference / ".stackseg/resume").exists()
+
+
+def test_saved_model_loads_and_predicts_full_frames(reference: Path):
+    import numpy as np
+
+    from stackseg.models import load_model
+
+    model = load_model(reference / "models/model.keras")
+    probabilities = model.predict(np.zeros((1, 32, 40, 1), np.float32), verbose=0)
+    assert probabilities.shape == (1, 32, 40, 3) and probabilities.dtype == np.float32
+
+
+def test_retrain_gives_identical_files(reference: Path, tmp_path: Path):
+    again = _project(tmp_path / "proj")
+    _train(again)
+    assert _files(again) == _files(reference)
+
+
+def test_kill_then_resume_equals_uninterrupted(reference: Path, tmp_path: Path):
+    path = _project(tmp_path / "proj")
+    proc = subprocess.Popen(
+        ["stackseg", "train"],
+        cwd=path,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    resume_root = path / ".stackseg/resume"
+    try:
+        # wait (bounded) for the checkpoint written after the 2nd epoch, then SIGKILL
+        deadline = time.monotonic() + 300
+        while not list(resume_root.glob("*/epoch-0002")):
+            assert proc.poll() is None, "train exited before its 2nd epoch checkpoint"
+            assert time.monotonic() < deadline, "no epoch-0002 checkpoint within 300 s"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    checkpoints = list(resume_root.glob("*/epoch-*"))
+    assert len(checkpoints) == 1, checkpoints
+    done = int(checkpoints[0].name.split("-")[1])
+    assert 2 <= done < EPOCHS  # killed mid-run: resuming has work left to do
+
+    resumed = _train(path)
+    assert f"resuming after epoch {done}" in resumed.stderr
+    assert _files(path) == _files(reference)
+    assert not resume_root.exists()
