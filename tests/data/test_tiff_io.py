@@ -56,6 +56,12 @@ CASES = {
     "zstd": (_imwrite(compression="zstd", **GRAY), FLOAT32, FLOAT32),
     "tiled": (_imwrite(tile=(16, 16), compression="zlib", **GRAY), GRAY8, GRAY8),
     "bigtiff": (_imwrite(bigtiff=True, **GRAY), GRAY16, GRAY16),
+    "big-endian": (_imwrite(byteorder=">", **GRAY), GRAY16, GRAY16),
+    "big-endian float rgb": (
+        _imwrite(byteorder=">", photometric="rgb"),
+        RGB8.astype(np.float32) / 255,
+        RGB8.astype(np.float32) / 255,
+    ),
     "one write per frame": (_one_write_per_frame, GRAY8, GRAY8),
     "generic pages": (_generic_pages, GRAY8, GRAY8),
     "imagej TZYX": (
@@ -149,3 +155,14 @@ def test_frames_of_different_sizes_are_refused(tmp_path):
         tif.write(GRAY8[0, :, :-2], metadata=None)
     with pytest.raises(LayoutError, match="frames differ in size"):
         read_layout(str(path))
+
+
+@pytest.mark.parametrize(("compression", "direct"), [(None, True), ("zlib", False)])
+def test_uncompressed_pages_are_read_directly(tmp_path, compression, direct):
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, GRAY16, photometric="minisblack", compression=compression)
+    with StackReader(read_layout(str(path))) as reader:
+        assert (reader._direct is not None) == direct
+        frame = reader.frame(2)
+        frame[0, 0] += 1  # frames are writable arrays of their own
+        np.testing.assert_array_equal(reader.frame(2), GRAY16[2])

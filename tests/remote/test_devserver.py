@@ -17,7 +17,11 @@ import pytest
 
 from tests.remote.helpers import dvc, make_data_project, point_at, s3_env
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.filterwarnings("ignore:_NoneStep:DeprecationWarning"),
+]
 
 STARTUP_TIMEOUT = 60
 

@@ -26,7 +26,11 @@ from tests.remote.helpers import (
 )
 from tests.remote.proxy import CuttingProxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.filterwarnings("ignore:_NoneStep:DeprecationWarning"),
+]
 
 # (what is wrong, environment overrides, words the error must contain)
 CREDENTIAL_PROBLEMS = [

@@ -228,11 +228,27 @@ class StackReader:
     def __init__(self, layout: StackLayout):
         self.layout = layout
         self._tif, _ = _open(layout.path, shaped=layout.shaped)
-        self._pages = self._tif.series[0].pages
+        series = self._tif.series[0]
+        self._pages = series.pages
         outer = list(layout.outer_shape)
         if layout.channel_axis is not None:
             del outer[layout.channel_axis]
         self._frame_shape = tuple(outer)
+        self._direct = self._direct_reading(series)
+
+    def _direct_reading(self, series) -> tuple | None:
+        """For uncompressed data in one block: where pages start, their shape and type.
+
+        Reading such a page with one pread skips parsing its TIFF directory, which costs
+        more than reading the pixels themselves.
+        """
+        keyframe = series.keyframe
+        if series.dataoffset is None or not keyframe.is_memmappable or not hasattr(os, "preadv"):
+            return None
+        dtype = np.dtype(series.dtype).newbyteorder(self._tif.byteorder)
+        shape = tuple(keyframe.shape)
+        self._fd = os.open(self.layout.path, os.O_RDONLY)
+        return series.dataoffset, shape, dtype, math.prod(shape) * dtype.itemsize
 
     def __enter__(self) -> StackReader:
         return self
@@ -242,8 +258,16 @@ class StackReader:
 
     def close(self) -> None:
         self._tif.close()
+        if self._direct is not None:
+            os.close(self._fd)
 
     def _page(self, index: int) -> np.ndarray:
+        if self._direct is not None:
+            offset, shape, dtype, nbytes = self._direct
+            data = np.empty(shape, dtype)
+            if os.preadv(self._fd, [data], offset + index * nbytes) != nbytes:
+                raise ValueError(f"page {index} is cut short (file truncated?)")
+            return data if dtype.isnative else data.astype(dtype.newbyteorder("="))
         page = self._pages[index]
         if page is None:
             raise ValueError(f"page {index} is missing")

@@ -142,7 +142,11 @@ def _create_bucket(server: S3Server, deadline: float) -> None:
             if exc.response["Error"]["Code"] in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 return
             raise
-        except botocore.exceptions.EndpointConnectionError:
+        except (
+            botocore.exceptions.EndpointConnectionError,  # not listening yet
+            botocore.exceptions.ConnectionClosedError,  # listening, app still starting
+            botocore.exceptions.ReadTimeoutError,
+        ):
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"the {server.kind} server on {server.endpoint} did not answer in time"

@@ -189,7 +189,9 @@ def write_report(options: ReportOptions, cwd: Path | None = None) -> Assembled:
     if options.images:
         header = ["## stackseg report", "", intro]
         header += ["", *[f"> {note}" for note in notes]] if notes else []
-        result = _write_with_images(base, cwd, metrics, params, header, options, out, images_dir)
+        result = _write_with_images(
+            base, cwd, metrics, params, header, hint, options, out, images_dir
+        )
     else:
         result = text_only("Plots and images left out (`--no-images`).")
         _write_text(out, result.text)
@@ -212,6 +214,7 @@ def _write_with_images(
     metrics: dict,
     params: dict,
     header: list[str],
+    hint: str,
     options: ReportOptions,
     out: Path,
     images_dir: Path,
@@ -226,7 +229,6 @@ def _write_with_images(
             labels = {base.ref: f"base {base.label} ({base.short})", "workspace": "workspace"}
             exported = export_plots(base, cwd, staging, Path(scratch), labels)
         sections = build_sections(base, metrics, params, exported, out.parent, images_dir)
-        hint = f"Run `stackseg report --base {base.ref}` locally for the full report."
         result = assemble(header, sections, budget_for(options.max_chars), hint)
         _replace_dir(staging, images_dir)
     except BaseException:

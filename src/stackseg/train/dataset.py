@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 AUTOTUNE = tf.data.AUTOTUNE
 # Fraction of the currently available memory the decoded-pair cache may take.
 CACHE_MEMORY_FRACTION = 0.5
+JPEG_DCT_METHOD = "INTEGER_ACCURATE"
 
 
 def available_memory_bytes() -> int:
@@ -53,7 +54,11 @@ def store_bytes(pairs: PairList, channels: int) -> int:
 
 
 def decode_joint(image_path, mask_path, image_channels: int, n_classes: int) -> tf.Tensor:
-    image = tf.io.decode_jpeg(tf.io.read_file(image_path), channels=image_channels)
+    # INTEGER_ACCURATE is libjpeg's ISLOW IDCT, what PIL and simplejpeg use: inference code
+    # decoding with them sees the very pixels training saw (TF's default differs by up to 3)
+    image = tf.io.decode_jpeg(
+        tf.io.read_file(image_path), channels=image_channels, dct_method=JPEG_DCT_METHOD
+    )
     mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=mask_png_channels(n_classes))
     return tf.concat([image, mask[..., :n_classes]], axis=-1)
 

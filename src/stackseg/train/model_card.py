@@ -26,6 +26,10 @@ SIZE_RULE = (
     "any height and width that are multiples of size_multiple: pad a frame at the bottom "
     "and right up to the next multiple, predict, and crop the output back"
 )
+JPEG_DECODING = (
+    "accurate integer IDCT (libjpeg ISLOW): PIL, simplejpeg, or "
+    "tf.io.decode_jpeg(dct_method='INTEGER_ACCURATE'); TF's default decoder differs slightly"
+)
 TRAIN_CROP_RULE = (
     "train: random train_size x train_size crops of the native-resolution frames (a frame "
     "smaller than that is zero-padded, centred); val: one centre crop of the same size"
@@ -100,6 +104,7 @@ def build_card(
             "channels": data.image_channels,
             "dtype": "float32",
             "scaling": INPUT_RULE,
+            "jpeg_decoding": JPEG_DECODING,
             "value_range": [0.0, 1.0],
             "size_multiple": size_multiple,
             "size_rule": SIZE_RULE,

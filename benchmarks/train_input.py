@@ -1,0 +1,123 @@
+"""Is the tf.data input the bottleneck of training? (demo dataset, params.yaml's model)
+
+    .venv/bin/python benchmarks/train_input.py [--work DIR] [--epochs N] [--repeats N]
+
+Trains the same compiled model, same batches, three ways and reports the time per step:
+  (m) in-memory tensors: the exact batches of the pipeline, materialised beforehand
+      (the floor: no reading, decoding, cropping or augmenting during training),
+  (u) uncached: the pipeline reading and decoding the jpg/png files every epoch (what the
+      first epoch costs when data is read from disk; every epoch if the cache does not fit),
+  (c) cached: the pipeline over the decoded pairs held in memory (later epochs).
+Each variant gets a warm-up epoch (tracing), then --epochs timed epochs; the three are run
+--repeats times in turn and the median is kept, so a busy machine skews them alike.
+Targets: u / m <= 1.15, c / m <= 1.05. Also prints the one-off time to build the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from functools import reduce
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _demo_data import prepared_demo  # noqa: E402
+
+TARGETS = {"uncached": 1.15, "cached": 1.05}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "stackseg-bench")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    project = prepared_demo(args.work)
+    os.chdir(project)
+
+    import numpy as np
+    import tensorflow as tf
+
+    from stackseg.config import load_config
+    from stackseg.models import build_model
+    from stackseg.train.dataset import PairSource, train_dataset
+    from stackseg.train.determinism import configure_determinism
+    from stackseg.train.loop import compile_model
+    from stackseg.train.prepared import read_prepared
+
+    cfg = load_config("params.yaml")
+    t = cfg.train
+    configure_determinism(cfg.seed)
+    data = read_prepared(cfg.paths.prepared, list(cfg.classes))
+    pairs, channels, k = data.splits["train"], data.image_channels, len(cfg.classes)
+
+    started = time.perf_counter()
+    cached_source = PairSource(pairs, channels, k, in_memory=True)
+    cache_seconds = time.perf_counter() - started
+    disk_source = PairSource(pairs, channels, k, in_memory=False)
+    epochs = args.epochs + 1  # + warm-up
+
+    def pipeline(source, first: int, last: int):
+        return train_dataset(source, t, cfg.seed, first, last)[0]
+
+    # the floor: the very same batches, decoded and augmented beforehand, served from
+    # in-memory arrays (slicing and batching only)
+    in_memory_epochs = []
+    for epoch in range(epochs):
+        batches = list(pipeline(cached_source, epoch, epoch + 1).as_numpy_iterator())
+        x = np.concatenate([b[0] for b in batches])
+        y = np.concatenate([b[1] for b in batches])
+        in_memory_epochs.append(tf.data.Dataset.from_tensor_slices((x, y)).batch(t.batch_size))
+
+    def in_memory(first: int, last: int):
+        return reduce(lambda a, b: a.concatenate(b), in_memory_epochs[first:last])
+
+    variants = {
+        "in-memory": in_memory,
+        "uncached": lambda first, last: pipeline(disk_source, first, last),
+        "cached": lambda first, last: pipeline(cached_source, first, last),
+    }
+    steps = math.ceil(len(pairs) / t.batch_size)
+
+    model = build_model(t, k, channels)
+    compile_model(model, cfg)
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    for repeat in range(args.repeats):
+        for name, make in variants.items():
+            model.fit(make(0, 1), steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up
+            started = time.perf_counter()
+            model.fit(make(1, epochs), steps_per_epoch=steps, epochs=args.epochs, verbose=0)
+            seconds = (time.perf_counter() - started) / (args.epochs * steps)
+            timings[name].append(seconds)
+            print(f"repeat {repeat + 1} {name:>9}: {1000 * seconds:7.1f} ms/step", flush=True)
+
+    base = statistics.median(timings["in-memory"])
+    print(
+        f"\ndemo data: {len(pairs)} train pairs, {steps} steps of {t.batch_size} per epoch, "
+        f"crops {t.image_size}px; cache built in {cache_seconds:.2f} s"
+    )
+    print(f"{'variant':>10} {'ms/step':>8} {'ratio':>6} {'target':>7}")
+    failed = False
+    for name in variants:
+        median = statistics.median(timings[name])
+        ratio = median / base
+        target = TARGETS.get(name)
+        ok = target is None or ratio <= target
+        failed |= not ok
+        target_text = f"<= {target:.2f}" if target else ""
+        print(
+            f"{name:>10} {1000 * median:8.1f} {ratio:6.3f} {target_text:>7}"
+            f"{'' if ok else '  MISSED'}"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
