@@ -43,11 +43,7 @@ install-dev: $(VENV)/.dev
 # data/raw: keep what is there (your own stacks, or `dvc pull`ed ones); otherwise write the
 # demo dataset, whose bytes match the committed data/raw.dvc on every machine.
 data: install
-	@if [ -n "$$(ls -A data/raw/images 2>/dev/null)" ]; then \
-		echo "data/raw already holds stacks: using them"; \
-	else \
-		stackseg synth; \
-	fi
+	stackseg synth --if-missing
 
 pipeline: data
 	dvc repro

@@ -53,7 +53,9 @@ def make_project(path: Path, params: dict | None = None, synth: bool = True) -> 
     path.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / name, path / name)
-    shutil.copytree(ROOT / "src", path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "src", path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     (path / "params.yaml").write_text(yaml.safe_dump(params or tiny_params(), sort_keys=False))
     run(["git", "init", "-q", "-b", "main"], path)
     run(["git", "config", "user.email", "tests@stackseg.invalid"], path)

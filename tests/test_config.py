@@ -42,7 +42,9 @@ def test_wrong_type_names_key_and_expected_type():
         config_from_dict({"train": {"epochs": "many"}, "prepare": {"workers": 1.5}})
     lines = err.value.problems
     assert "params.yaml: train.epochs: expected an integer, got str 'many'" in lines
-    assert any(line.startswith("params.yaml: prepare.workers: expected an integer") for line in lines)
+    assert any(
+        line.startswith("params.yaml: prepare.workers: expected an integer") for line in lines
+    )
     assert len(lines) == 2
 
 

@@ -105,7 +105,9 @@ class TrainConfig(_Section):
     epochs: PositiveInt = 50
     batch_size: PositiveInt = 16
     learning_rate: Annotated[float, Field(gt=0.0)] = 0.002
-    loss: Literal["bce", "bce_dice", "bce_jaccard", "focal", "focal_dice", "dice", "jaccard"] = "bce"
+    loss: Literal["bce", "bce_dice", "bce_jaccard", "focal", "focal_dice", "dice", "jaccard"] = (
+        "bce"
+    )
     image_size: Annotated[int, Field(ge=16)] = 96
     augment: AugmentConfig = AugmentConfig()
     patience: Annotated[int, Field(ge=0)] = 0
@@ -176,7 +178,9 @@ def load_config(path: str | Path = PARAMS_FILE) -> Config:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ConfigError([f"{path}: not found (run from the project root or pass --params)"]) from None
+        raise ConfigError(
+            [f"{path}: not found (run from the project root or pass --params)"]
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
     if data is not None and not isinstance(data, dict):

@@ -49,12 +49,15 @@ class PooledScore(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         del sample_weight
         axes = tuple(range(len(y_pred.shape) - 1))
-        predicted = ops.cast(ops.cast(y_pred, "float32") >= self.threshold, "float64")
-        actual = ops.cast(ops.cast(y_true, "float32") >= 0.5, "float64")
+        # float32 is exact for the counts of one batch (< 2**24 pixels per class); the
+        # epoch totals are accumulated in float64
+        predicted = ops.cast(ops.cast(y_pred, "float32") >= self.threshold, "float32")
+        actual = ops.cast(ops.cast(y_true, "float32") >= 0.5, "float32")
         tp = ops.sum(predicted * actual, axis=axes)
-        self.counts["tp"].assign_add(tp)
-        self.counts["fp"].assign_add(ops.sum(predicted, axis=axes) - tp)
-        self.counts["fn"].assign_add(ops.sum(actual, axis=axes) - tp)
+        fp = ops.sum(predicted, axis=axes) - tp
+        fn = ops.sum(actual, axis=axes) - tp
+        for key, count in (("tp", tp), ("fp", fp), ("fn", fn)):
+            self.counts[key].assign_add(ops.cast(count, "float64"))
 
     def result(self):
         tp, fp, fn = (self.counts[k] for k in ("tp", "fp", "fn"))
