@@ -108,7 +108,7 @@ class TrainConfig(_Section):
     loss: Literal["bce", "bce_dice", "bce_jaccard", "focal", "focal_dice", "dice", "jaccard"] = (
         "bce"
     )
-    image_size: Annotated[int, Field(ge=16)] = 96
+    image_size: Annotated[int, Field(ge=16)] = 48
     augment: AugmentConfig = AugmentConfig()
     patience: Annotated[int, Field(ge=0)] = 0
     reduce_lr: ReduceLRConfig = ReduceLRConfig()

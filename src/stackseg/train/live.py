@@ -13,12 +13,22 @@ from __future__ import annotations
 import logging
 
 from dvclive import Live
+from scmrepo.exceptions import SCMError
+
+from stackseg.errors import StacksegError
 
 # dvclive logs experiment names and DVC details at INFO; keep only its warnings
 logging.getLogger("dvclive").setLevel(logging.WARNING)
 
 
 def open_live(directory: str, params: dict) -> Live:
-    live = Live(dir=directory, dvcyaml=False, save_dvc_exp=False, resume=False, report=None)
+    try:
+        live = Live(dir=directory, dvcyaml=False, save_dvc_exp=False, resume=False, report=None)
+    except SCMError as exc:
+        # dvclive 3.49 asks git for HEAD before checking that a commit exists
+        raise StacksegError(
+            f"git repository has no commit yet ({exc}): commit once "
+            "(`git add -A && git commit -m init`), then run the stage again"
+        ) from None
     live.log_params(params)
     return live

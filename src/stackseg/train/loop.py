@@ -55,8 +55,10 @@ def train(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None)
     cwd = Path.cwd() if cwd is None else cwd
     t = cfg.train
     data = read_prepared(cfg.paths.prepared, list(cfg.classes))
-    hashes = {"raw": raw_hash(data), "prepared": prepared_hash(data)}
-    key = resume_key({"params": train_params(cfg), "data": hashes["prepared"], "code": code_hash()})
+    hashes = {"raw": raw_hash(data), "prepared": prepared_hash(data), "code": code_hash()}
+    key = resume_key(
+        {"params": train_params(cfg), "data": hashes["prepared"], "code": hashes["code"]}
+    )
     store = ResumeStore(cfg.paths.train_resume, key)
     if store.others():
         log.info("%s holds checkpoints of other runs; delete them if not needed", store.root)

@@ -36,14 +36,22 @@ TRAIN_CROP_RULE = (
 )
 
 
-def git_commit(cwd: Path) -> str | None:
-    """The commit the run belongs to: DVC's experiment baseline, else git HEAD, else None."""
-    baseline = os.environ.get("DVC_EXP_BASELINE_REV")
-    if baseline:
-        return baseline
+CODE_PATHS = ("src/stackseg/models", "src/stackseg/train", "src/stackseg/stages/train.py")
+
+
+def code_commit(cwd: Path) -> str | None:
+    """The last git commit that changed the training code, or None outside a git repo.
+
+    Not HEAD: committing results (dvc.lock, metrics) moves HEAD, and a model card holding
+    HEAD would then change on every `dvc repro -f train`, changing dvc.lock with it.
+    """
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+            ["git", "log", "-1", "--format=%H", "--", *CODE_PATHS],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -119,7 +127,8 @@ def build_card(
         },
         "prepared_scaling": data.scaling,
         "lineage": {
-            "git_commit": git_commit(cwd),
+            "code_commit": code_commit(cwd),
+            "code_sha256": hashes["code"],
             "raw_data_sha256": hashes["raw"],
             "prepared_data_sha256": hashes["prepared"],
             "pairs": {split: len(pairs) for split, pairs in data.splits.items()},
