@@ -44,6 +44,9 @@ install-dev: $(VENV)/.dev
 # demo dataset, whose bytes match the committed data/raw.dvc on every machine.
 data: install
 	stackseg synth --if-missing
+	@# put data/raw in the DVC cache: `dvc push` and `dvc exp run --queue` read it from there.
+	@# For the demo data data/raw.dvc stays as committed; for your own data it is updated.
+	dvc add --quiet data/raw
 
 pipeline: data
 	dvc repro
