@@ -131,14 +131,11 @@ def _write_stack(prepared: str, stack: str, out: str) -> float:
 def run_write_floor(prepared: Path, scratch: Path, workers: int) -> float:
     """CPU seconds to create (b)'s files from bytes in memory: the file system's share."""
     stacks = json.loads((prepared / "manifest.json").read_text())["stacks"]
-    shutil.rmtree(scratch, ignore_errors=True)
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         futures = [
             pool.submit(_write_stack, str(prepared), name, str(scratch / name)) for name in stacks
         ]
-        seconds = sum(future.result() for future in futures)
-    shutil.rmtree(scratch, ignore_errors=True)
-    return seconds
+        return sum(future.result() for future in futures)
 
 
 class RssSampler(threading.Thread):
@@ -174,7 +171,6 @@ def run_stage(work: Path, raw: Path, workers: int) -> tuple[float, float, float,
     params["paths"]["prepared"] = str(work / "b" / "prepared")
     params["prepare"]["workers"] = workers
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    shutil.rmtree(work / "b", ignore_errors=True)
     cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen([str(BIN / "stackseg"), "prepare", "--params", "params.yaml"], cwd=work)
@@ -206,12 +202,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="prepare workers (0 = all cores)")
     parser.add_argument("--skip-pillow", action="store_true", help="skip (a), the slowest part")
     args = parser.parse_args()
-    work = (args.work or Path(tempfile.mkdtemp(prefix="stackseg-bench-"))).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    raw = args.raw.resolve() if args.raw else ensure_dataset(work)
+    base = (args.work or Path(tempfile.mkdtemp(prefix="stackseg-bench-"))).resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    raw = args.raw.resolve() if args.raw else ensure_dataset(base)
+    # Outputs go to a new directory per run and are deleted only at the end: on ext4
+    # without a journal, creating files soon after deleting many is several times slower
+    # (the allocator skips recently deleted inodes one by one), which would skew the
+    # parts measured after a deletion.
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     cores = args.workers or len(os.sched_getaffinity(0))
     print(f"dataset {raw}, {cores} worker(s), scratch {work}")
+    try:
+        measure(work, raw, cores, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
+
+def measure(work: Path, raw: Path, cores: int, args) -> None:
     b_wall, b_cpu, peak_mb, params = run_stage(work, raw, args.workers)
     pairs = len(list((work / "b" / "prepared").glob("*/images/*.jpg")))
     n_classes = len(params["classes"])
@@ -221,13 +228,10 @@ def main() -> None:
     w_cpu = run_write_floor(work / "b" / "prepared", work / "w", cores)
     a_wall = a_cpu = None
     if not args.skip_pillow:
-        shutil.rmtree(work / "a", ignore_errors=True)
         start, cpu_start = time.perf_counter(), time.process_time()
         run_pillow_loop(raw, work / "a")
         a_wall, a_cpu = time.perf_counter() - start, time.process_time() - cpu_start
     report(pairs, cores, (a_wall, a_cpu), (b_wall, b_cpu), c_cpu, w_cpu, peak_mb)
-    shutil.rmtree(work / "a", ignore_errors=True)
-    shutil.rmtree(work / "b", ignore_errors=True)
 
 
 def report(pairs, cores, a, b, c_cpu, w_cpu, peak_mb) -> None:

@@ -15,14 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run
-from tests.report.standin import (
-    IMAGE_LINK,
-    commit_all,
-    expected_metrics,
-    make_standin,
-    set_params,
-    table_rows,
-)
+from tests.report import standin
 
 ROOT = Path(__file__).resolve().parents[2]
 CML_PR = str(ROOT / "scripts" / "cml-pr.sh")
@@ -66,15 +59,15 @@ def script(cwd: Path, *args: str, env: dict | None = None, check: bool = False):
 def origin(tmp_path_factory) -> dict:
     """main: results for params A, committed and NOT pushed; branch pr: params B, stale dvc.lock."""
     base = tmp_path_factory.mktemp("cmlpr")
-    path = make_standin(base / "origin")
-    params_a = set_params(path, learning_rate=0.002, epochs=2)
+    path = standin.make_standin(base / "origin")
+    params_a = standin.set_params(path, learning_rate=0.002, epochs=2)
     run(["dvc", "repro", "-q"], path)
     remote = base / "remote"
     run(["dvc", "remote", "add", "-d", "local", str(remote)], path)
-    commit_all(path, "main: results for params A")
+    standin.commit_all(path, "main: results for params A")
     run(["git", "checkout", "-q", "-b", "pr"], path)
-    params_b = set_params(path, learning_rate=0.004)
-    commit_all(path, "pr: new learning rate (dvc.lock not updated)")
+    params_b = standin.set_params(path, learning_rate=0.004)
+    standin.commit_all(path, "pr: new learning rate (dvc.lock not updated)")
     run(["git", "checkout", "-q", "main"], path)
     return {"path": path, "remote": remote, "a": params_a, "b": params_b, "tmp": base}
 
@@ -90,12 +83,12 @@ def test_first_run_on_empty_remote_reports_and_main_check_needs_the_developers_p
     assert "data/raw holds no stacks: writing the demo dataset" in proc.stderr
 
     text = (work / "report.md").read_text()
-    old, new = expected_metrics(origin["a"]), expected_metrics(origin["b"])
-    rows = table_rows(text, "metrics/evaluate.json")
+    old, new = standin.expected_metrics(origin["a"]), standin.expected_metrics(origin["b"])
+    rows = standin.table_rows(text, "metrics/evaluate.json")
     assert rows["mean_iou"][:2] == [f"{old['mean_iou']:.5g}", f"{new['mean_iou']:.5g}"]
-    assert table_rows(text, "params.yaml") == {"train.learning_rate": ["0.002", "0.004"]}
+    assert standin.table_rows(text, "params.yaml") == {"train.learning_rate": ["0.002", "0.004"]}
     assert "the committed dvc.lock is out of date" in text
-    links = IMAGE_LINK.findall(text)
+    links = standin.IMAGE_LINK.findall(text)
     assert len(links) == 8 and all((work / link).is_file() for link in links)
     text_only = (work / "report-text.md").read_text()
     assert "![" not in text_only and "out of date" in text_only
@@ -149,13 +142,13 @@ def test_demo_path_never_touches_the_remote(origin):
     assert "dvc pull" not in proc.stderr
     text = (work / "report.md").read_text()
     assert "Ran without the DVC remote" in text
-    assert table_rows(text, "params.yaml") == {"train.learning_rate": ["0.002", "0.004"]}
+    assert standin.table_rows(text, "params.yaml") == {"train.learning_rate": ["0.002", "0.004"]}
 
 
 def test_raw_data_missing_from_remote_and_not_demo_data_is_an_error(tmp_path):
-    path = make_standin(tmp_path / "origin", raw="custom")
+    path = standin.make_standin(tmp_path / "origin", raw="custom")
     run(["dvc", "remote", "add", "-d", "local", str(tmp_path / "empty-remote")], path)
-    commit_all(path, "custom raw data, never pushed")
+    standin.commit_all(path, "custom raw data, never pushed")
     work = clone(path, tmp_path / "ci", "main")
     proc = script(work, "--base", "main")
     assert proc.returncode == 1

@@ -65,3 +65,46 @@ def test_values_outside_the_format_are_refused(mask_format, dtype, value, messag
     mask[2, 3] = value
     with pytest.raises(MaskValueError, match=message):
         MaskConverter(mask_format, 3, dtype)(mask)
+
+
+def _reference(mask: np.ndarray, classes: int):
+    """The rule written plainly: 1 and 255 are foreground, 0 background, anything else bad."""
+    values = set(np.unique(mask).tolist())
+    if not values <= {0, 1, 255}:
+        return None
+    fg = mask != 0
+    return fg * np.uint8(255), [int(np.count_nonzero(fg[..., k])) for k in range(classes)]
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+@pytest.mark.parametrize(
+    "values", [(0,), (0, 1), (0, 255), (0, 1, 255), (0, 1, 2), (0, 254, 255), (0, 1, 7, 255)]
+)
+def test_uint8_channels_match_the_plain_rule(values, reuse):
+    convert = MaskConverter("channels", 3, "uint8", reuse_output=reuse)
+    for seed in range(3):
+        mask = np.random.default_rng(seed).choice(np.array(values, np.uint8), (9, 13, 3))
+        expected = _reference(mask, 3)
+        if expected is None:
+            with pytest.raises(MaskValueError, match="are not binary"):
+                convert(mask)
+            continue
+        out, counts = convert(mask)
+        np.testing.assert_array_equal(out, expected[0])
+        assert counts == expected[1]
+
+
+def test_outputs_are_independent_unless_reuse_is_asked_for():
+    ones = np.ones((4, 5, 3), np.uint8)
+    full = np.full((4, 5, 3), 255, np.uint8)
+    keep = MaskConverter("channels", 3, "uint8")
+    first, _ = keep(ones)
+    second, _ = keep(ones * 0)
+    assert first.all() and not second.any()
+    out, _ = keep(full)
+    full[0, 0, 0] = 0  # changing the input later does not change a kept result
+    assert out.all()
+    reuse = MaskConverter("channels", 3, "uint8", reuse_output=True)
+    first, _ = reuse(ones)
+    second, _ = reuse(ones * 0)
+    assert np.shares_memory(first, second) and not first.any()

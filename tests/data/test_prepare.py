@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def test_pairs_and_manifest(tmp_path, capsys, caplog):
     assert {p["split"] for p in pairs} == {"train", "val", "test"}
     for name, stack in manifest["stacks"].items():
         assert {p["split"] for p in pairs if p["stack"] == name} == {stack["split"]}
-        assert stack["source_hash"].startswith("sha256:")
+        assert re.fullmatch(r"xxh3-128:[0-9a-f]{32}:[0-9a-f]{32}", stack["source_hash"])
         assert stack["scaling"] == {"source_dtype": "uint8", "method": "none"}
     order = [("train", "val", "test").index(p["split"]) for p in pairs]
     assert order == sorted(order)
@@ -211,3 +212,56 @@ def test_frames_keep_their_native_size(tmp_path, capsys):
     prepared = tmp_path / PREPARED
     assert Image.open(prepared / "train/images/tall_f0002.jpg").size == (11, 37)
     assert Image.open(prepared / "train/masks/tall_f0000.png").size == (11, 37)
+
+
+def _spy_jobs(monkeypatch) -> list:
+    """Record the jobs each prepare run hands to the workers."""
+    from stackseg.data import prepare as stage
+
+    seen: list = []
+    original = stage._run
+
+    def spy(pool, jobs, inline):
+        seen.append([(job.name, job.first, job.stop) for job in jobs])
+        return original(pool, jobs, inline)
+
+    monkeypatch.setattr(stage, "_run", spy)
+    return seen
+
+
+def test_stacks_split_into_jobs_give_the_same_bytes_as_whole_stacks(tmp_path, capsys, monkeypatch):
+    from stackseg.data import jobs
+
+    make_raw(tmp_path, stacks=3, frames=7)
+    seen = _spy_jobs(monkeypatch)
+    write_params(tmp_path, prepared="whole/prepared")
+    _prepare_ok(tmp_path, capsys)
+    assert sorted(seen[-1]) == [(f"s{i}", 0, 7) for i in range(3)]
+    monkeypatch.setattr(jobs, "FRAMES_PER_JOB", 3)
+    write_params(tmp_path, prepared="parts/prepared", workers=2)
+    _prepare_ok(tmp_path, capsys)
+    # 7 frames, at most 3 a job: 2 + 2 + 3 (near-equal parts), for every stack
+    parts = sorted(seen[-1])
+    assert parts == [(f"s{i}", a, b) for i in range(3) for a, b in ((0, 2), (2, 4), (4, 7))]
+    assert tree(tmp_path / "whole" / "prepared") == tree(tmp_path / "parts" / "prepared")
+
+
+def test_problems_found_by_several_jobs_are_reported_in_frame_order(tmp_path, capsys, monkeypatch):
+    from stackseg.data import jobs
+
+    raw = make_raw(tmp_path, stacks=3, frames=13)
+    masks = mask_frames(np.random.default_rng(1), 13, 24, 32)
+    masks[:, 0, 0, 0] = 7  # every frame is bad
+    write_mask(raw / "masks" / "s1.tif", masks)
+    monkeypatch.setattr(jobs, "FRAMES_PER_JOB", 4)
+    write_params(tmp_path, workers=2)
+    code, err = run_prepare(tmp_path, capsys)
+    assert code == 3
+    lines = [line for line in err.splitlines() if "s1.tif" in line]
+    path = raw / "masks" / "s1.tif"
+    message = "mask values 7 are not binary"
+    for frame, line in enumerate(lines[:10]):  # in frame order although jobs end unordered
+        assert line.split(f"{path.name} ", 1)[1].startswith(f"frame {frame}: {message}"), lines
+    assert lines[10].endswith(f"{path.name}: 3 more frames with problems (frames 10..12)"), lines
+    assert len(lines) == 11
+    assert not (tmp_path / "data" / "prepared").exists()

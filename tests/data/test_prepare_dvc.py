@@ -39,6 +39,12 @@ def test_dvc_repro_prepare_then_an_incremental_rerun(tmp_path):
     assert out["nfiles"] == 2 * stacks * frames + 1
     assert stage["params"]["params.yaml"]["prepare"]["jpeg_quality"] == 95
 
+    # byte-code Python writes next to the code is not a code change (.dvcignore)
+    cache = project / "src" / "stackseg" / "data" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "plan.cpython-311.pyc").write_bytes(b"\x00" * 16)
+    assert "changed" not in run(["dvc", "status", "prepare"], project).stdout
+
     # change one raw stack: DVC reruns the stage, which redoes only that stack
     mask_path = sorted((project / params["paths"]["raw"] / "masks").glob("*.tif"))[0]
     masks = tifffile.imread(mask_path)

@@ -157,12 +157,77 @@ def test_frames_of_different_sizes_are_refused(tmp_path):
         read_layout(str(path))
 
 
-@pytest.mark.parametrize(("compression", "direct"), [(None, True), ("zlib", False)])
-def test_uncompressed_pages_are_read_directly(tmp_path, compression, direct):
+DIRECT_CASES = {
+    # name: (imwrite arguments, data, read without tifffile?)
+    "uncompressed": ({}, GRAY16, True),
+    "lzw uint8": ({"compression": "lzw"}, GRAY8, True),
+    "lzw uint16, 3 rows per strip": ({"compression": "lzw", "rowsperstrip": 3}, GRAY16, True),
+    "deflate rgb": ({"compression": "zlib", "photometric": "rgb"}, RGB8, True),
+    "zstd float": ({"compression": "zstd"}, FLOAT32, True),
+    "lzw + predictor": ({"compression": "lzw", "predictor": True}, GRAY16, False),
+    "tiled": ({"compression": "zlib", "tile": (16, 16)}, GRAY8, False),
+    "big-endian uint16": ({"byteorder": ">", "compression": "lzw"}, GRAY16, False),
+    "big-endian uint8": ({"byteorder": ">", "compression": "lzw"}, GRAY8, True),
+    "channel-first": (
+        {"photometric": "rgb", "planarconfig": "separate"},
+        np.ascontiguousarray(RGB8.transpose(0, 3, 1, 2)),
+        True,
+    ),
+    "channel-first lzw": (
+        {"photometric": "rgb", "planarconfig": "separate", "compression": "lzw"},
+        np.ascontiguousarray(RGB8.transpose(0, 3, 1, 2)),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DIRECT_CASES))
+def test_common_layouts_are_read_without_tifffile(tmp_path, case, monkeypatch):
+    kwargs, data, direct = DIRECT_CASES[case]
     path = tmp_path / "stack.tif"
-    tifffile.imwrite(path, GRAY16, photometric="minisblack", compression=compression)
-    with StackReader(read_layout(str(path))) as reader:
-        assert (reader._direct is not None) == direct
-        frame = reader.frame(2)
-        frame[0, 0] += 1  # frames are writable arrays of their own
-        np.testing.assert_array_equal(reader.frame(2), GRAY16[2])
+    tifffile.imwrite(path, data, **{"photometric": "minisblack", **kwargs})
+    # frames are (H, W[, C]): channel-first pages come out channel-last
+    expected = data.transpose(0, 2, 3, 1) if kwargs.get("planarconfig") else data
+    layout = read_layout(str(path))
+    assert (layout.direct is not None) == direct
+    if direct:  # the direct path must not fall back on tifffile's page decoding
+        monkeypatch.setattr(tifffile.TiffPage, "asarray", lambda *a, **k: pytest.fail("tifffile"))
+        monkeypatch.setattr(tifffile.TiffFrame, "asarray", lambda *a, **k: pytest.fail("tifffile"))
+    with StackReader(layout) as reader:
+        frames = [reader.frame(index) for index in range(F)]
+        frames[2][0, 0] += 1  # frames are writable arrays of their own
+        np.testing.assert_array_equal(reader.frame(2), expected[2])
+    for frame, want in zip(frames, expected, strict=True):
+        if frame is not frames[2]:
+            np.testing.assert_array_equal(frame, want)
+
+
+def test_a_reused_buffer_holds_only_the_last_frame(tmp_path):
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, GRAY8, photometric="minisblack", compression="lzw")
+    with StackReader(read_layout(str(path)), reuse_buffer=True) as reader:
+        first = reader.frame(0)
+        second = reader.frame(1)
+        assert np.shares_memory(first, second)
+        np.testing.assert_array_equal(second, GRAY8[1])
+
+
+def test_channels_in_separate_pages_never_share_a_buffer(tmp_path):
+    path = tmp_path / "stack.tif"
+    _imagej_tzcyx(path, np.ascontiguousarray(RGB8.reshape(2, 2, H, W, 3).transpose(0, 1, 4, 2, 3)))
+    with StackReader(read_layout(str(path)), reuse_buffer=True) as reader:
+        np.testing.assert_array_equal(reader.frame(3), RGB8[3])
+
+
+def test_a_corrupt_strip_fails_when_its_frame_is_read(tmp_path):
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, GRAY8, photometric="minisblack", compression="zlib")
+    layout = read_layout(str(path))
+    offset, count = layout.direct.strips[2][0]
+    data = bytearray(path.read_bytes())
+    data[offset : offset + count] = b"\xff" * count
+    path.write_bytes(bytes(data))
+    with StackReader(layout) as reader:
+        np.testing.assert_array_equal(reader.frame(1), GRAY8[1])
+        with pytest.raises(Exception, match="(?i)deflate|zlib|decod"):
+            reader.frame(2)

@@ -15,46 +15,37 @@ import tifffile
 
 from stackseg.data.plan import frame_stem
 from stackseg.data.validate import discover, safe_name
-from tests.data.stacks import (
-    image_frames,
-    make_raw,
-    mask_frames,
-    run_prepare,
-    tree,
-    write_image,
-    write_mask,
-    write_params,
-)
+from tests.data import stacks
 
 RNG = np.random.default_rng(11)
 
 
 def _image(raw: Path, name: str, data: np.ndarray) -> None:
-    write_image(raw / "images" / name, data)
+    stacks.write_image(raw / "images" / name, data)
 
 
 def _mask(raw: Path, name: str, data: np.ndarray) -> None:
-    write_mask(raw / "masks" / name, data)
+    stacks.write_mask(raw / "masks" / name, data)
 
 
 def image_without_mask(raw):
-    _image(raw, "lonely.tif", image_frames(RNG, 3, 24, 32))
+    _image(raw, "lonely.tif", stacks.image_frames(RNG, 3, 24, 32))
 
 
 def mask_without_image(raw):
-    _mask(raw, "orphan.tif", mask_frames(RNG, 3, 24, 32))
+    _mask(raw, "orphan.tif", stacks.mask_frames(RNG, 3, 24, 32))
 
 
 def same_stem_twice(raw):
-    _image(raw, "s1.tiff", image_frames(RNG, 3, 24, 32))
+    _image(raw, "s1.tiff", stacks.image_frames(RNG, 3, 24, 32))
 
 
 def frame_count_mismatch(raw):
-    _mask(raw, "s1.tif", mask_frames(RNG, 2, 24, 32))
+    _mask(raw, "s1.tif", stacks.mask_frames(RNG, 2, 24, 32))
 
 
 def frame_size_mismatch(raw):
-    _mask(raw, "s1.tif", mask_frames(RNG, 3, 24, 30))
+    _mask(raw, "s1.tif", stacks.mask_frames(RNG, 3, 24, 30))
 
 
 def corrupt_file(raw):
@@ -77,11 +68,11 @@ def empty_stack(raw):
 def png_posing_as_tiff(raw):
     from PIL import Image
 
-    Image.fromarray(image_frames(RNG, 1, 24, 32)[0]).save(raw / "images" / "s1.tif", "PNG")
+    Image.fromarray(stacks.image_frames(RNG, 1, 24, 32)[0]).save(raw / "images" / "s1.tif", "PNG")
 
 
 def mask_value_outside_binary(raw):
-    masks = mask_frames(RNG, 3, 24, 32)
+    masks = stacks.mask_frames(RNG, 3, 24, 32)
     masks[2, 5, 6, 1] = 2
     _mask(raw, "s1.tif", masks)
 
@@ -93,10 +84,10 @@ def nan_in_float_image(raw):
 
 
 def unsafe_names_collide(raw):
-    _image(raw, "s 1.tif", image_frames(RNG, 3, 24, 32))
-    _mask(raw, "s 1.tif", mask_frames(RNG, 3, 24, 32))
-    _image(raw, "s_1.tif", image_frames(RNG, 3, 24, 32))
-    _mask(raw, "s_1.tif", mask_frames(RNG, 3, 24, 32))
+    _image(raw, "s 1.tif", stacks.image_frames(RNG, 3, 24, 32))
+    _mask(raw, "s 1.tif", stacks.mask_frames(RNG, 3, 24, 32))
+    _image(raw, "s_1.tif", stacks.image_frames(RNG, 3, 24, 32))
+    _mask(raw, "s_1.tif", stacks.mask_frames(RNG, 3, 24, 32))
 
 
 CASES = {
@@ -125,10 +116,10 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_validation_error(tmp_path, capsys, case):
     breaker, expected, named_file, frame = CASES[case]
-    raw = make_raw(tmp_path, stacks=3)
-    write_params(tmp_path)
+    raw = stacks.make_raw(tmp_path, stacks=3)
+    stacks.write_params(tmp_path)
     breaker(raw)
-    code, err = run_prepare(tmp_path, capsys)
+    code, err = stacks.run_prepare(tmp_path, capsys)
     assert code == 3, err
     lines = [line for line in err.splitlines() if "error:" in line]
     matching = [line for line in lines if expected in line]
@@ -144,11 +135,11 @@ def test_each_validation_error(tmp_path, capsys, case):
 def test_index_masks_with_a_class_beyond_the_params(tmp_path, capsys):
     raw = tmp_path / "data" / "raw"
     for name in ("a", "b", "c"):
-        _image(raw, f"{name}.tif", image_frames(RNG, 2, 16, 16))
+        _image(raw, f"{name}.tif", stacks.image_frames(RNG, 2, 16, 16))
         _mask(raw, f"{name}.tif", RNG.integers(0, 4, (2, 16, 16), dtype=np.uint8))
     tifffile.imwrite(raw / "masks" / "b.tif", np.full((2, 16, 16), 4, np.uint8))
-    write_params(tmp_path, mask_format="index")
-    code, err = run_prepare(tmp_path, capsys)
+    stacks.write_params(tmp_path, mask_format="index")
+    code, err = stacks.run_prepare(tmp_path, capsys)
     assert code == 3
     assert "masks/b.tif frame 0: class index 4 outside 0..3" in err
     assert "masks/b.tif frame 1: class index 4 outside 0..3" in err
@@ -156,50 +147,50 @@ def test_index_masks_with_a_class_beyond_the_params(tmp_path, capsys):
 
 
 def test_more_than_four_classes_is_refused_by_the_config(tmp_path, capsys):
-    make_raw(tmp_path, stacks=3)
-    write_params(tmp_path, classes=["a", "b", "c", "d", "e"])
-    code, err = run_prepare(tmp_path, capsys)
+    stacks.make_raw(tmp_path, stacks=3)
+    stacks.write_params(tmp_path, classes=["a", "b", "c", "d", "e"])
+    code, err = stacks.run_prepare(tmp_path, capsys)
     assert code == 2
     assert "classes" in err and "at most 4" in err
     assert not (tmp_path / "data" / "prepared").exists()
 
 
 def test_all_problems_are_listed_and_the_previous_output_survives(tmp_path, capsys):
-    raw = make_raw(tmp_path, stacks=4)
-    write_params(tmp_path)
-    assert run_prepare(tmp_path, capsys)[0] == 0
-    before = tree(tmp_path / "data" / "prepared")
+    raw = stacks.make_raw(tmp_path, stacks=4)
+    stacks.write_params(tmp_path)
+    assert stacks.run_prepare(tmp_path, capsys)[0] == 0
+    before = stacks.tree(tmp_path / "data" / "prepared")
     frame_count_mismatch(raw)
     (raw / "images" / "s2.tif").write_bytes(b"")
     mask_value_outside_binary_in(raw, "s3.tif")
-    code, err = run_prepare(tmp_path, capsys)
+    code, err = stacks.run_prepare(tmp_path, capsys)
     assert code == 3
     assert "images/s1.tif has 3 frames but" in err
     assert "images/s2.tif: empty file" in err
     # structural problems stop the run before pixel work: no value check ran yet
     assert "s3.tif frame" not in err
-    assert tree(tmp_path / "data" / "prepared") == before
+    assert stacks.tree(tmp_path / "data" / "prepared") == before
 
 
 def mask_value_outside_binary_in(raw: Path, name: str) -> None:
-    masks = mask_frames(RNG, 3, 24, 32)
+    masks = stacks.mask_frames(RNG, 3, 24, 32)
     masks[0, 0, 0, 0] = 7
     _mask(raw, name, masks)
 
 
 def test_value_problems_of_several_stacks_are_all_reported(tmp_path, capsys):
-    raw = make_raw(tmp_path, stacks=4)
-    write_params(tmp_path)
-    assert run_prepare(tmp_path, capsys)[0] == 0
-    before = tree(tmp_path / "data" / "prepared")
+    raw = stacks.make_raw(tmp_path, stacks=4)
+    stacks.write_params(tmp_path)
+    assert stacks.run_prepare(tmp_path, capsys)[0] == 0
+    before = stacks.tree(tmp_path / "data" / "prepared")
     mask_value_outside_binary_in(raw, "s1.tif")
     mask_value_outside_binary_in(raw, "s3.tif")
-    code, err = run_prepare(tmp_path, capsys)
+    code, err = stacks.run_prepare(tmp_path, capsys)
     assert code == 3
     assert "masks/s1.tif frame 0: mask values 7" in err
     assert "masks/s3.tif frame 0: mask values 7" in err
     # the failed write pass happened in a temporary directory, now gone
-    assert tree(tmp_path / "data" / "prepared") == before
+    assert stacks.tree(tmp_path / "data" / "prepared") == before
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["prepared", "raw"]
 
 
@@ -225,19 +216,19 @@ def test_frame_numbers_have_at_least_four_digits():
 
 
 def test_discover_pairs_by_stem_and_skips_other_files(tmp_path):
-    raw = make_raw(tmp_path, stacks=2)
+    raw = stacks.make_raw(tmp_path, stacks=2)
     (raw / "images" / "._s0.tif").write_bytes(b"AppleDouble")  # macOS metadata file
     (raw / "images" / "notes.txt").write_text("not a stack")
-    _mask(raw, "s1.TIF", mask_frames(RNG, 3, 24, 32))  # same stem, other case of suffix
-    stacks, problems = discover(raw)
-    assert [s.name for s in stacks] == ["s0", "s1"]
+    _mask(raw, "s1.TIF", stacks.mask_frames(RNG, 3, 24, 32))  # same stem, other case of suffix
+    found, problems = discover(raw)
+    assert [s.name for s in found] == ["s0", "s1"]
     assert len(problems) == 1 and "two files with the same stack name 's1'" in problems[0]
 
 
 def test_case_only_differences_collide(tmp_path):
     raw = tmp_path / "raw"
     for stem in ("Cell", "cell"):
-        _image(raw, f"{stem}.tif", image_frames(RNG, 1, 8, 8))
-        _mask(raw, f"{stem}.tif", mask_frames(RNG, 1, 8, 8))
-    stacks, problems = discover(raw)
+        _image(raw, f"{stem}.tif", stacks.image_frames(RNG, 1, 8, 8))
+        _mask(raw, f"{stem}.tif", stacks.mask_frames(RNG, 1, 8, 8))
+    found, problems = discover(raw)
     assert len(problems) == 1 and "collide" in problems[0]

@@ -17,11 +17,7 @@ import pytest
 
 from tests.remote.helpers import dvc, make_data_project, point_at, s3_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore:_NoneStep:DeprecationWarning"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 STARTUP_TIMEOUT = 60
 

@@ -26,11 +26,7 @@ from tests.remote.helpers import (
 )
 from tests.remote.proxy import CuttingProxy
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore:_NoneStep:DeprecationWarning"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 # (what is wrong, environment overrides, words the error must contain)
 CREDENTIAL_PROBLEMS = [

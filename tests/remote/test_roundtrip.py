@@ -26,11 +26,7 @@ from tests.remote.helpers import (
     workspace_hashes,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(900),
-    pytest.mark.filterwarnings("ignore:_NoneStep:DeprecationWarning"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def stage_names(project: Path) -> list[str]:

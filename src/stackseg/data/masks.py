@@ -47,14 +47,18 @@ def _format_values(values: np.ndarray, limit: int = 5) -> str:
 class MaskConverter:
     """Converts and checks the mask frames of stacks with the same dtype and format."""
 
-    def __init__(self, mask_format: str, n_classes: int, dtype: str):
+    def __init__(self, mask_format: str, n_classes: int, dtype: str, reuse_output: bool = False):
+        """With `reuse_output` the returned array may be overwritten by the next call (or be
+        the input frame itself): for callers that are done with it before the next frame."""
         self.mask_format = mask_format
         self.n_classes = n_classes
         self.dtype = np.dtype(dtype)
         self.out_channels = png_channels(n_classes)
+        self.reuse_output = reuse_output
         self._zeros: np.ndarray | None = None
-        # uint8 binary channels: one table lookup maps 1 and 255 to 255 and any other
-        # non-zero value to 1, a marker that the pixel sums below reveal without a 2nd pass
+        self._out: np.ndarray | None = None
+        # uint8 binary channels that mix 1 and 255: one table lookup maps 1 and 255 to 255
+        # and any other non-zero value to 1, a marker that the pixel sums reveal
         self._normalise = np.ones(256, dtype=np.uint8)
         self._normalise[0] = 0
         self._normalise[[1, 255]] = 255
@@ -69,20 +73,42 @@ class MaskConverter:
 
     def _from_uint8_channels(self, frame: np.ndarray) -> tuple[np.ndarray, list[int]]:
         height, width = frame.shape[:2]
-        normalised = cv2.LUT(frame, self._normalise).reshape(frame.shape)
-        # per class: sum = 255 * foreground + markers; all channels: nonzero = fg + markers
-        sums = cv2.sumElems(normalised)[: self.n_classes]
-        nonzero = cv2.countNonZero(normalised.reshape(height, -1))
-        markers = (255 * nonzero - sum(sums)) / 254
-        if markers:
-            self._raise_channels(frame)
-        counts = [int(total) // 255 for total in sums]
+        flat = frame.reshape(height, -1)
+        # Two reductions tell the usual cases apart without touching pixels again: every
+        # non-zero value is >= 1 and <= 255, so sum == nonzero means all are 1 and
+        # sum == 255 * nonzero means all are 255.
+        sums = cv2.sumElems(frame)
+        total, nonzero = sum(sums), cv2.countNonZero(flat)
+        if total == nonzero:  # 0/1 masks
+            out = cv2.compare(flat, 0, cv2.CMP_GT, dst=self._output(flat))
+            normalised, counts = out.reshape(frame.shape), [int(t) for t in sums]
+        elif total == 255 * nonzero:  # already 0/255
+            normalised, counts = frame, [int(t) // 255 for t in sums]
+            if not self.reuse_output:
+                normalised = normalised.copy()
+        else:  # 1 and 255 mixed, or values outside the format
+            normalised = cv2.LUT(frame, self._normalise).reshape(frame.shape)
+            # per class: sum = 255 * foreground + markers; all channels: nonzero = fg + markers
+            sums = cv2.sumElems(normalised)
+            markers = (255 * cv2.countNonZero(normalised.reshape(height, -1)) - sum(sums)) / 254
+            if markers:
+                self._raise_channels(frame)
+            counts = [int(t) // 255 for t in sums]
+        counts = counts[: self.n_classes]
         if self.n_classes == 1:
             return normalised.reshape(height, width), counts
         if self.n_classes == self.out_channels:
             return normalised, counts
         planes = list(cv2.split(normalised))
         return self._pad(planes), counts
+
+    def _output(self, like: np.ndarray) -> np.ndarray | None:
+        """A buffer for the next result when outputs may be reused (None: a new array)."""
+        if not self.reuse_output:
+            return None
+        if self._out is None or self._out.shape != like.shape:
+            self._out = np.empty_like(like)
+        return self._out
 
     def _from_channels(self, frame: np.ndarray) -> list[np.ndarray]:
         if frame.ndim == 2:

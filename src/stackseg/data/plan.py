@@ -7,6 +7,7 @@ bottom, so the parent never loads tifffile, OpenCV or the codecs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
@@ -19,6 +20,26 @@ JPEG_SUBSAMPLING = "444"
 PNG_LEVEL = 1
 PNG_STRATEGY_RLE = 3
 PNG_FILTER_SUB = 16
+# content hash of the raw files (hashing.py), recorded as each stack's source_hash
+HASH_ALGORITHM = "xxh3-128"
+
+
+@dataclass(frozen=True)
+class DirectPages:
+    """Where each page's bytes are, for reading without tifffile (see pages.py): pages
+    stored back to back from `offset`, or per page the (offset, bytes) of its strips."""
+
+    shape: tuple[int, ...]  # one page: (H, W) or (H, W, S)
+    dtype: str  # numpy dtype string, native byte order
+    itemsize: int
+    offset: int | None = None  # uncompressed pages stored back to back
+    compression: int = 1  # TIFF compression code of the strips
+    rows_per_strip: int = 0
+    strips: tuple[tuple[tuple[int, int], ...], ...] = ()
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.itemsize
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,8 @@ class StackLayout:
     page_channels: str
     # False: frames were written one shaped series each; read the pages as one series
     shaped: bool = True
+    # set when the pages can be read without tifffile (pages.py); not part of comparisons
+    direct: DirectPages | None = field(default=None, compare=False, repr=False)
 
     @property
     def size_text(self) -> str:
@@ -48,11 +71,13 @@ class StackLayout:
 
 @dataclass(frozen=True)
 class Inspection:
-    """read_layout's answer for one file: a layout or the problem."""
+    """read_layout's answer for one file: a layout (and the file's content hash) or the
+    problem."""
 
     path: str
     layout: StackLayout | None
     problem: str | None
+    content_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,27 +92,45 @@ class PreviousStack:
 
 @dataclass(frozen=True)
 class StackJob:
+    """Frames [first, stop) of one stack (stop None: to the end). Only a whole-stack job
+    carries `previous`, the stack's pairs in the previous output, for reuse."""
+
     name: str
     image: StackLayout
     mask: StackLayout
-    splits: tuple[str, ...]  # one per frame
+    splits: tuple[str, ...]  # one per frame of the stack
     out_root: str
     jpeg_quality: int
     mask_format: str
     n_classes: int
     low_percentile: float
     high_percentile: float
+    source_hash: str = ""  # empty: this job hashes the source files (see jobs.py)
+    first: int = 0
+    stop: int | None = None
     previous: PreviousStack | None = None
+
+    @property
+    def frame_range(self) -> range:
+        return range(self.first, self.image.frames if self.stop is None else self.stop)
 
 
 @dataclass
 class StackResult:
     name: str
+    first: int = 0
+    frames: int = 0  # frames handled (for progress)
     source_hash: str = ""
     scaling: dict = field(default_factory=dict)
     pairs: list[dict] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    # (file, frame, message) for every problem found; the parent turns them into lines
+    problems: list[tuple[str, int, str]] = field(default_factory=list)
     reused: bool = False
+
+
+def source_hash(image_hash: str, mask_hash: str) -> str:
+    """What identifies a stack's content: the hashes of its image and mask files."""
+    return f"{HASH_ALGORITHM}:{image_hash}:{mask_hash}"
 
 
 def frame_stem(stack: str, frame: int, frames: int) -> str:
@@ -122,12 +165,14 @@ def codec_description(jpeg_quality: int) -> dict:
     }
 
 
-def inspect_file(path: str, class_axis_size: int | None) -> Inspection:
-    """Metadata of one raw file (runs in a worker process)."""
+def inspect_file(path: str, class_axis_size: int | None, content_hash: bool = True) -> Inspection:
+    """Metadata of one raw file, and its content hash if asked (runs in a worker process)."""
+    from stackseg.data.hashing import file_hash
     from stackseg.data.tiff_io import LayoutError, read_layout
 
     try:
-        return Inspection(path, read_layout(path, class_axis_size), None)
+        layout = read_layout(path, class_axis_size)
+        return Inspection(path, layout, None, file_hash(path) if content_hash else None)
     except LayoutError as exc:
         return Inspection(path, None, str(exc))
     except OSError as exc:

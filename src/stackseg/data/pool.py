@@ -40,11 +40,18 @@ class _Pool:
             for future in futures:
                 future.cancel()
 
+    def release(self) -> None:
+        """No more work: let the workers exit while this process finishes up."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
 
 class _Inline:
     def map_unordered(self, function: Callable, items: Iterable[tuple]) -> Iterator:
         for args in items:
             yield function(*args)
+
+    def release(self) -> None:
+        pass
 
 
 @contextmanager

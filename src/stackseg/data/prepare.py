@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from stackseg.config import Config
 from stackseg.data import manifest as manifest_io
-from stackseg.data import split as splitting
+from stackseg.data.jobs import plan_jobs
 from stackseg.data.plan import (
     SPLITS,
     Inspection,
@@ -34,6 +34,7 @@ from stackseg.data.plan import (
     run_stack,
 )
 from stackseg.data.pool import resolve_workers, worker_pool
+from stackseg.data.problems import FrameProblems
 from stackseg.data.validate import RawStack, check_stacks, discover
 from stackseg.errors import InputDataError
 
@@ -90,19 +91,20 @@ def prepare(settings: PrepareSettings) -> dict:
         raise InputDataError(problems)
     workers = resolve_workers(settings.workers, len(stacks))
     log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, workers)
+    fingerprint = manifest_io.fingerprint(settings.content_params())
+    previous = manifest_io.read_previous(settings.prepared, fingerprint)
     with worker_pool(workers) as pool:
         # the paired stacks are checked even if pairing found problems: all are listed
-        inspections = _inspect(pool, stacks, settings)
+        inspections = _inspect(pool, stacks, settings, set(previous))
         problems += check_stacks(stacks, inspections, settings.mask_format, len(settings.classes))
         if problems:
             raise InputDataError(problems)
-        fingerprint = manifest_io.fingerprint(settings.content_params())
-        previous = manifest_io.read_previous(settings.prepared, fingerprint)
         temp = _fresh_temp_dir(settings.prepared)
         try:
-            jobs = _jobs(stacks, inspections, settings, previous, temp)
-            results = _run(pool, jobs, inline=workers <= 1)
-            problems = [line for result in results for line in result.problems]
+            jobs = plan_jobs(stacks, inspections, settings, previous, temp)
+            results = _merge(_run(pool, jobs, inline=workers <= 1))
+            pool.release()
+            problems = _problem_lines(results)
             if problems:
                 raise InputDataError(problems)
             manifest = _manifest(settings, jobs, results, fingerprint)
@@ -115,61 +117,52 @@ def prepare(settings: PrepareSettings) -> dict:
     return manifest
 
 
-def _inspect(pool, stacks: list[RawStack], settings: PrepareSettings) -> dict[str, Inspection]:
+def _inspect(pool, stacks: list[RawStack], settings, known: set[str]) -> dict[str, Inspection]:
+    """Every file's layout; content hashes only for stacks the previous output has (jobs.py)."""
     n_classes = len(settings.classes)
     mask_axis = n_classes if settings.mask_format == "channels" else None
-    items = [(s.image, None) for s in stacks] + [(s.mask, mask_axis) for s in stacks]
+    items = [(s.mask, mask_axis, s.name in known) for s in stacks]
+    items += [(s.image, None, s.name in known) for s in stacks]  # the slower masks first
     return {found.path: found for found in pool.map_unordered(inspect_file, items)}
 
 
-def _frame_splits(stacks: list[RawStack], frames: dict[str, int], settings) -> dict[str, tuple]:
-    if settings.split_by == "stack":
-        chosen = splitting.assign([s.name for s in stacks], settings.fractions, settings.seed)
-        return {s.name: (chosen[s.name],) * frames[s.name] for s in stacks}
-    keys = {
-        (s.name, f): splitting.frame_key(s.name, f) for s in stacks for f in range(frames[s.name])
-    }
-    chosen = splitting.assign(keys.values(), settings.fractions, settings.seed)
-    return {s.name: tuple(chosen[keys[s.name, f]] for f in range(frames[s.name])) for s in stacks}
-
-
-def _jobs(stacks, inspections, settings: PrepareSettings, previous, temp: Path) -> list[StackJob]:
-    frames = {s.name: inspections[s.image].layout.frames for s in stacks}
-    splits = _frame_splits(stacks, frames, settings)
-    jobs = [
-        StackJob(
-            name=s.name,
-            image=inspections[s.image].layout,
-            mask=inspections[s.mask].layout,
-            splits=splits[s.name],
-            out_root=str(temp),
-            jpeg_quality=settings.jpeg_quality,
-            mask_format=settings.mask_format,
-            n_classes=len(settings.classes),
-            low_percentile=settings.low_percentile,
-            high_percentile=settings.high_percentile,
-            previous=previous.get(s.name),
-        )
-        for s in stacks
-    ]
-    # biggest stacks first keeps the workers busy until the end
-    return sorted(jobs, key=lambda j: (-j.image.frames * j.image.height * j.image.width, j.name))
-
-
 def _run(pool, jobs: list[StackJob], inline: bool) -> list[StackResult]:
-    total = sum(job.image.frames for job in jobs)
+    total = sum(len(job.frame_range) for job in jobs)
     with tqdm(total=total, unit="frame", desc="prepare", file=sys.stderr, disable=None) as bar:
         if inline:
             from stackseg.data.worker import process_stack
 
-            results = [process_stack(job, bar.update) for job in jobs]
-        else:
-            results = []
-            frames = {job.name: job.image.frames for job in jobs}
-            for result in pool.map_unordered(run_stack, [(job,) for job in jobs]):
-                bar.update(frames[result.name])
-                results.append(result)
-    return sorted(results, key=lambda result: result.name)
+            return [process_stack(job, bar.update) for job in jobs]
+        results = []
+        for result in pool.map_unordered(run_stack, [(job,) for job in jobs]):
+            bar.update(result.frames)
+            results.append(result)
+    return results
+
+
+def _merge(results: list[StackResult]) -> list[StackResult]:
+    """One result per stack, its parts in frame order; sorted by stack name."""
+    merged: dict[str, StackResult] = {}
+    for part in sorted(results, key=lambda result: (result.name, result.first)):
+        whole = merged.setdefault(part.name, StackResult(part.name, 0, 0, part.source_hash))
+        whole.source_hash = whole.source_hash or part.source_hash  # from the first part
+        whole.frames += part.frames
+        whole.scaling = whole.scaling or part.scaling
+        whole.pairs += part.pairs
+        whole.problems += part.problems
+        whole.reused = part.reused
+    for whole in merged.values():
+        if whole.problems:
+            whole.pairs = []
+    return list(merged.values())
+
+
+def _problem_lines(results: list[StackResult]) -> list[str]:
+    lines = FrameProblems()
+    for result in results:
+        for path, frame, message in result.problems:
+            lines.add(path, frame, message)
+    return lines.finish()
 
 
 def _manifest(settings, jobs: list[StackJob], results: list[StackResult], fingerprint) -> dict:

@@ -15,6 +15,7 @@ read as the class axis.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 import tifffile
 
+from stackseg.data.pages import DirectPageReader, plan_direct
 from stackseg.data.plan import StackLayout
 
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -95,6 +97,8 @@ def read_layout(path: str, class_axis_size: int | None = None) -> StackLayout:
             with tif:
                 layout = _layout(tif, path, class_axis_size, shaped)
                 _check_data_in_file(tif, os.path.getsize(path))
+                series = tif.series[0]
+                layout = dataclasses.replace(layout, direct=plan_direct(tif, series, series.pages))
         except LayoutError:
             if damage:
                 raise LayoutError(f"damaged or truncated TIFF ({damage[0]})") from None
@@ -223,32 +227,27 @@ def _check_data_in_file(tif: tifffile.TiffFile, file_size: int) -> None:
 
 
 class StackReader:
-    """Random access to the frames of one stack; only one frame is in memory at a time."""
+    """Random access to the frames of one stack; only one frame is in memory at a time.
 
-    def __init__(self, layout: StackLayout):
+    With `reuse_buffer` a frame read by the direct path (pages.py) lives in a buffer that
+    the next read overwrites: for callers that are done with a frame before reading the
+    next one.
+    """
+
+    def __init__(self, layout: StackLayout, reuse_buffer: bool = False):
         self.layout = layout
-        self._tif, _ = _open(layout.path, shaped=layout.shaped)
-        series = self._tif.series[0]
-        self._pages = series.pages
         outer = list(layout.outer_shape)
         if layout.channel_axis is not None:
             del outer[layout.channel_axis]
         self._frame_shape = tuple(outer)
-        self._direct = self._direct_reading(series)
-
-    def _direct_reading(self, series) -> tuple | None:
-        """For uncompressed data in one block: where pages start, their shape and type.
-
-        Reading such a page with one pread skips parsing its TIFF directory, which costs
-        more than reading the pixels themselves.
-        """
-        keyframe = series.keyframe
-        if series.dataoffset is None or not keyframe.is_memmappable or not hasattr(os, "preadv"):
-            return None
-        dtype = np.dtype(series.dtype).newbyteorder(self._tif.byteorder)
-        shape = tuple(keyframe.shape)
-        self._fd = os.open(self.layout.path, os.O_RDONLY)
-        return series.dataoffset, shape, dtype, math.prod(shape) * dtype.itemsize
+        self._tif = self._direct = None
+        if layout.direct is not None:
+            # a frame of channels stored in separate pages needs each page kept
+            reuse = reuse_buffer and layout.channel_axis is None
+            self._direct = DirectPageReader(layout.path, layout.direct, reuse)
+        else:
+            self._tif, _ = _open(layout.path, shaped=layout.shaped)
+            self._pages = self._tif.series[0].pages
 
     def __enter__(self) -> StackReader:
         return self
@@ -257,17 +256,14 @@ class StackReader:
         self.close()
 
     def close(self) -> None:
-        self._tif.close()
+        if self._tif is not None:
+            self._tif.close()
         if self._direct is not None:
-            os.close(self._fd)
+            self._direct.close()
 
     def _page(self, index: int) -> np.ndarray:
         if self._direct is not None:
-            offset, shape, dtype, nbytes = self._direct
-            data = np.empty(shape, dtype)
-            if os.preadv(self._fd, [data], offset + index * nbytes) != nbytes:
-                raise ValueError(f"page {index} is cut short (file truncated?)")
-            return data if dtype.isnative else data.astype(dtype.newbyteorder("="))
+            return self._direct.read(index)
         page = self._pages[index]
         if page is None:
             raise ValueError(f"page {index} is missing")

@@ -1,72 +1,40 @@
-"""One stack: reuse its pairs when its source is unchanged, else explode it into pairs.
+"""One job: a stack's frames [first, stop), or a whole stack that may reuse its pairs.
 
 Runs in a worker process (or inline with one worker). Value checks happen here, during the
-write pass, and every problem is collected (one line per file and frame) instead of
-stopping at the first; once a stack has a problem its remaining frames are still checked
-but no longer encoded. Files go to the temporary output root given in the job.
+write pass, and every problem is collected as a (file, frame, message) record instead of
+stopping at the first; once a job has a problem its remaining frames are still checked but
+no longer encoded. Files go to the temporary output root given in the job.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
 
 from stackseg.data.encode import encode_jpeg, encode_png
+from stackseg.data.hashing import file_hash
 from stackseg.data.masks import MaskConverter, MaskValueError
-from stackseg.data.plan import StackJob, StackResult, pair_paths
+from stackseg.data.plan import StackJob, StackResult, pair_paths, source_hash
 from stackseg.data.scaling import Scaler, StackStatistics, needs_scaling
 from stackseg.data.tiff_io import StackReader
 
-HASH_CHUNK = 1 << 20
-FRAME_PROBLEMS_PER_FILE = 10
 FRACTION_DIGITS = 6
 
-
-def source_hash(image_path: str, mask_path: str) -> str:
-    """sha256 over the bytes of both files (each prefixed by its size)."""
-    digest = hashlib.sha256()
-    for path in (image_path, mask_path):
-        digest.update(os.path.getsize(path).to_bytes(8, "little"))
-        with open(path, "rb") as handle:
-            while chunk := handle.read(HASH_CHUNK):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
-
-
-class _Problems:
-    """Per-frame problems, at most FRAME_PROBLEMS_PER_FILE lines per file, then a summary."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._extra: dict[str, list[int]] = {}
-        self._shown: dict[str, int] = {}
-
-    def add(self, path: str, frame: int, message: str) -> None:
-        if self._shown.get(path, 0) < FRAME_PROBLEMS_PER_FILE:
-            self._shown[path] = self._shown.get(path, 0) + 1
-            self.lines.append(f"{path} frame {frame}: {message}")
-        else:
-            self._extra.setdefault(path, []).append(frame)
-
-    def __bool__(self) -> bool:
-        return bool(self.lines)
-
-    def finish(self) -> list[str]:
-        for path, frames in self._extra.items():
-            self.lines.append(
-                f"{path}: {len(frames)} more frames with problems (frames {frames[0]}..{frames[-1]})"
-            )
-        return self.lines
+Problems = list[tuple[str, int, str]]
 
 
 def process_stack(job: StackJob, progress: Callable[[int], None] | None = None) -> StackResult:
-    result = StackResult(job.name, source_hash=source_hash(job.image.path, job.mask.path))
+    frames = job.frame_range
+    source = job.source_hash
+    if not source and job.first == 0:  # see jobs.py: a new stack's first job hashes it
+        source = source_hash(file_hash(job.image.path), file_hash(job.mask.path))
+    result = StackResult(job.name, frames.start, len(frames), source)
     previous = job.previous
-    if previous is not None and previous.source_hash == result.source_hash and _reuse(job, result):
+    if previous is not None and previous.source_hash == job.source_hash and _reuse(job, result):
         if progress:
-            progress(job.image.frames)
+            progress(len(frames))
         return result
     _explode(job, result, progress)
     return result
@@ -105,10 +73,12 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copyfile(source, target)
 
 
-def _scaler(job: StackJob, reader: StackReader, problems: _Problems) -> Scaler:
+def _scaler(job: StackJob, reader: StackReader, problems: Problems) -> Scaler:
     dtype = job.image.dtype
     if not needs_scaling(dtype):
         return Scaler(dtype, None)
+    if len(job.frame_range) != job.image.frames:
+        raise ValueError(f"{job.name}: a stack that needs scaling must be one job")
     stats = StackStatistics(dtype, job.low_percentile, job.high_percentile)
     passes = ("range", "histogram") if stats.needs_range_pass else ("histogram",)
     for step in passes:
@@ -116,16 +86,13 @@ def _scaler(job: StackJob, reader: StackReader, problems: _Problems) -> Scaler:
             try:
                 frame = reader.frame(index)
             except Exception as exc:  # decoding errors come in many types
-                problems.add(job.image.path, index, f"cannot decode ({type(exc).__name__}: {exc})")
+                problems.append((job.image.path, index, _cannot_decode(exc)))
                 continue
             if step == "range":
                 bad = stats.add_range(frame)
                 if bad:
-                    problems.add(
-                        job.image.path,
-                        index,
-                        f"{bad} NaN/inf pixels (float images must hold finite values only)",
-                    )
+                    message = f"{bad} NaN/inf pixels (float images must hold finite values only)"
+                    problems.append((job.image.path, index, message))
             elif not problems:
                 stats.add_histogram(frame)
         if problems:
@@ -133,44 +100,80 @@ def _scaler(job: StackJob, reader: StackReader, problems: _Problems) -> Scaler:
     return Scaler(dtype, None if problems else stats.window())
 
 
+def _cannot_decode(exc: Exception) -> str:
+    return f"cannot decode ({type(exc).__name__}: {exc})"
+
+
 def _explode(job: StackJob, result: StackResult, progress: Callable[[int], None] | None) -> None:
-    problems = _Problems()
-    converter = MaskConverter(job.mask_format, job.n_classes, job.mask.dtype)
-    with StackReader(job.image) as images, StackReader(job.mask) as masks:
+    problems: Problems = result.problems
+    # every frame is encoded and written before the next is read, so the readers and the
+    # converter may reuse one buffer each (fresh 200 kB arrays cost page faults per frame)
+    converter = MaskConverter(job.mask_format, job.n_classes, job.mask.dtype, reuse_output=True)
+    reuse = {"reuse_buffer": True}
+    files = _PairFiles(job.out_root)
+    with (
+        StackReader(job.image, **reuse) as images,
+        StackReader(job.mask, **reuse) as masks,
+        contextlib.closing(files),
+    ):
         scaler = _scaler(job, images, problems)
         result.scaling = scaler.record(job.image.dtype, job.low_percentile, job.high_percentile)
         # the scaling passes already read every image frame when they found a problem
         images_checked = bool(problems)
-        for index in range(job.image.frames):
+        for index in job.frame_range:
             image = mask = None
             try:
                 if not images_checked:
                     image = scaler(images.frame(index))
             except Exception as exc:
-                problems.add(job.image.path, index, f"cannot decode ({type(exc).__name__}: {exc})")
+                problems.append((job.image.path, index, _cannot_decode(exc)))
             try:
                 mask, counts = converter(masks.frame(index))
             except MaskValueError as exc:
-                problems.add(job.mask.path, index, str(exc))
+                problems.append((job.mask.path, index, str(exc)))
             except Exception as exc:
-                problems.add(job.mask.path, index, f"cannot decode ({type(exc).__name__}: {exc})")
+                problems.append((job.mask.path, index, _cannot_decode(exc)))
             if progress:
                 progress(1)
             if problems:
                 continue  # keep checking the other frames, write nothing more
-            result.pairs.append(_write_pair(job, index, image, mask, counts))
-    result.problems = problems.finish()
-    if result.problems:
+            result.pairs.append(_write_pair(job, files, index, image, mask, counts))
+    if problems:
         result.pairs = []
 
 
-def _write_pair(job: StackJob, index: int, image, mask, counts: list[int]) -> dict:
+class _PairFiles:
+    """Creates the pair files of one stack through open handles on their directories
+    (one path component to look up per file instead of the whole path)."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self._dirs: dict[str, int] = {}
+
+    def write(self, relative: str, data: bytes) -> None:
+        folder, name = relative.rsplit("/", 1)
+        if folder not in self._dirs:
+            self._dirs[folder] = os.open(os.path.join(self.root, folder), os.O_RDONLY)
+        handle = os.open(
+            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=self._dirs[folder]
+        )
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it all at once; loop in case it does not
+                view = view[os.write(handle, view) :]
+        finally:
+            os.close(handle)
+
+    def close(self) -> None:
+        for handle in self._dirs.values():
+            os.close(handle)
+
+
+def _write_pair(job: StackJob, files: _PairFiles, index: int, image, mask, counts) -> dict:
     split = job.splits[index]
     image_path, mask_path = pair_paths(job.name, index, job.image.frames, split)
-    with open(os.path.join(job.out_root, image_path), "wb") as handle:
-        handle.write(encode_jpeg(image, job.jpeg_quality))
-    with open(os.path.join(job.out_root, mask_path), "wb") as handle:
-        handle.write(encode_png(mask))
+    files.write(image_path, encode_jpeg(image, job.jpeg_quality))
+    files.write(mask_path, encode_png(mask))
     height, width = mask.shape[:2]
     pixels = height * width
     return {

@@ -6,7 +6,6 @@ frames ahead of the consumer, so evaluation streams over any number of test fram
 
 from __future__ import annotations
 
-import json
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from stackseg.documents import read_json
 from stackseg.errors import InputDataError
 
 MANIFEST = "manifest.json"
@@ -35,14 +35,9 @@ class Pair:
 
 def read_manifest(prepared: Path) -> dict:
     path = prepared / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputDataError([f"{path}: not found (run `dvc repro prepare` first)"]) from None
-    except json.JSONDecodeError as exc:
-        raise InputDataError(
-            [f"{path}: not valid JSON ({exc}); rerun `dvc repro -f prepare`"]
-        ) from None
+    manifest = read_json(
+        path, missing="run `dvc repro prepare` first", invalid="rerun `dvc repro -f prepare`"
+    )
     missing = [key for key in ("classes", "image_channels", "pairs") if key not in manifest]
     if missing:
         raise InputDataError([f"{path}: missing keys {missing}; rerun `dvc repro -f prepare`"])

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from stackseg.config import Config
+from stackseg.documents import read_json
 from stackseg.errors import InputDataError
 
 
 def read_card(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputDataError([f"{path}: not found (run `dvc repro train` first)"]) from None
-    except json.JSONDecodeError as exc:
-        raise InputDataError(
-            [f"{path}: not valid JSON ({exc}); rerun `dvc repro -f train`"]
-        ) from None
+    return read_json(
+        path, missing="run `dvc repro train` first", invalid="rerun `dvc repro -f train`"
+    )
 
 
 def load_trained(cfg: Config) -> tuple[Any, dict]:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackseg.documents import read_json
 from stackseg.errors import InputDataError
 
 MANIFEST = "manifest.json"
@@ -52,14 +53,11 @@ def mask_png_channels(n_classes: int) -> int:
 def read_prepared(root: str | Path, classes: list[str]) -> PreparedData:
     root = Path(root)
     manifest_path = root / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except FileNotFoundError:
-        raise InputDataError(
-            [f"{manifest_path}: not found (run `dvc repro prepare` or `stackseg prepare`)"]
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InputDataError([f"{manifest_path}: not valid JSON ({exc}); rerun prepare"]) from None
+    manifest = read_json(
+        manifest_path,
+        missing="run `dvc repro prepare` or `stackseg prepare`",
+        invalid="rerun prepare",
+    )
     problems = []
     if list(manifest.get("classes", [])) != list(classes):
         problems.append(

@@ -1,0 +1,41 @@
+"""benchmarks/prepare.py runs end to end on small data and reports every figure it promises
+(the figures themselves are machine-dependent and never asserted)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from tests.conftest import ROOT, run
+
+
+def test_prepare_benchmark_reports_all_parts_and_cleans_up(tmp_path):
+    raw = tmp_path / "raw"
+    run(["stackseg", "synth", "--out", str(raw), "--stacks", "3", "--frames", "4"], ROOT)
+    work = tmp_path / "work"
+    proc = run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/prepare.py"),
+            "--raw",
+            str(raw),
+            "--work",
+            str(work),
+        ],
+        ROOT,
+        timeout=300,
+    )
+    out = proc.stdout
+    assert re.search(r"^12 pairs, \d+ cores", out, re.M), out
+    for label in (
+        "(a) Pillow loop",
+        "(b) stackseg prepare",
+        "(c) encode-only",
+        "(w) file creation",
+    ):
+        assert re.search(rf"^{re.escape(label)}.*\s[\d.]+\s+\d+\s+[\d.]+$", out, re.M), label
+    for ratio in ("b/a  (a wall / b wall)", "b/a  by CPU time", "b/c  (c wall / b wall)"):
+        assert re.search(rf"^{re.escape(ratio)}\s+[\d.]+\s+target", out, re.M), ratio
+    assert re.search(r"^peak RSS of \(b\).*\s\d+ MB", out, re.M)
+    # the run's scratch directory is gone; the work dir itself is the caller's
+    assert work.is_dir() and not any(work.iterdir())
