@@ -16,6 +16,13 @@ Targets (2 cores): b >= 3x a, b >= 0.6x c, peak RSS <= 300 MB.
 
 Without --raw the dataset is `stackseg synth --full`, written to <work>/raw on the first run
 (pass the same --work again to reuse it).
+
+File creation on ext4 without a journal (such as this project's CI-class VM) becomes several
+times slower for a long while after many files were deleted: the inode allocator checks
+each recently freed inode in the kernel's buffer cache before reusing it. Deleting an earlier
+run's output is enough to skew (b). `--drop-caches` (root only) syncs and drops the kernel's
+caches first, which ends that state, then reads the raw stacks once so that every part
+starts with them in the page cache.
 """
 
 from __future__ import annotations
@@ -139,20 +146,35 @@ def run_write_floor(prepared: Path, scratch: Path, workers: int) -> float:
 
 
 class RssSampler(threading.Thread):
-    """Highest sum of RSS over a process and all its descendants."""
+    """Highest sum of RSS over a process and all its descendants.
 
-    def __init__(self, pid: int, interval: float = 0.02):
+    Finding the descendants scans every process on the machine, so the list is refreshed
+    only every `refresh` samples (the workers live for the whole run); reading the RSS of
+    known processes is cheap and happens every sample. The sampler shares the cores with
+    what it measures and must stay light.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.02, refresh: int = 10):
         super().__init__(daemon=True)
-        self.root, self.interval, self.peak = psutil.Process(pid), interval, 0
+        self.root, self.interval, self.refresh, self.peak = (
+            psutil.Process(pid),
+            interval,
+            refresh,
+            0,
+        )
         self.done = threading.Event()
         self.per_process: dict[int, int] = {}  # pid -> its own peak RSS
 
     def run(self) -> None:
+        procs: list[psutil.Process] = []
+        samples = 0
         while not self.done.is_set():
-            try:
-                procs = [self.root, *self.root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
+            if samples % self.refresh == 0:
+                try:
+                    procs = [self.root, *self.root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    return
+            samples += 1
             total = 0
             for proc in procs:
                 with contextlib.suppress(psutil.NoSuchProcess):
@@ -201,6 +223,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="scratch dir (default: a new temp dir)")
     parser.add_argument("--workers", type=int, default=0, help="prepare workers (0 = all cores)")
     parser.add_argument("--skip-pillow", action="store_true", help="skip (a), the slowest part")
+    parser.add_argument(
+        "--drop-caches", action="store_true", help="root: sync and drop kernel caches first"
+    )
     args = parser.parse_args()
     base = (args.work or Path(tempfile.mkdtemp(prefix="stackseg-bench-"))).resolve()
     base.mkdir(parents=True, exist_ok=True)
@@ -212,10 +237,26 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     cores = args.workers or len(os.sched_getaffinity(0))
     print(f"dataset {raw}, {cores} worker(s), scratch {work}")
+    if args.drop_caches:
+        drop_caches(raw)
     try:
         measure(work, raw, cores, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def drop_caches(raw: Path) -> None:
+    """sync + drop the page, dentry and inode caches, then read the raw stacks back in."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        raise SystemExit(f"--drop-caches needs root ({exc.strerror}); run without it") from None
+    for path in sorted(raw.rglob("*.tif*")):
+        with open(path, "rb", buffering=0) as handle:
+            while handle.read(1 << 20):
+                pass
+    print("kernel caches dropped; raw stacks read back into the page cache")
 
 
 def measure(work: Path, raw: Path, cores: int, args) -> None:

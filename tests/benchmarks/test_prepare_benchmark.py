@@ -39,3 +39,18 @@ def test_prepare_benchmark_reports_all_parts_and_cleans_up(tmp_path):
     assert re.search(r"^peak RSS of \(b\).*\s\d+ MB", out, re.M)
     # the run's scratch directory is gone; the work dir itself is the caller's
     assert work.is_dir() and not any(work.iterdir())
+
+
+def test_prepare_parts_times_every_step(tmp_path):
+    raw = tmp_path / "raw"
+    run(["stackseg", "synth", "--out", str(raw), "--stacks", "2", "--frames", "3"], ROOT)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    script = str(ROOT / "benchmarks/prepare_parts.py")
+    out = run([sys.executable, script, "--raw", str(raw), "--out", str(scratch)], ROOT).stdout
+    assert out.startswith("6 pairs, one process")
+    for step in ("metadata", "hash", "read image", "read mask", "mask check", "jpeg", "png"):
+        assert re.search(rf"^  {step}\s+[\d.]+\s+[\d.]+%$", out, re.M), step
+    share = float(re.search(r"encoders' share ([\d.]+)", out).group(1))
+    assert 0 < share < 1
+    assert not any(scratch.iterdir())  # its files are gone

@@ -1,0 +1,101 @@
+"""Where prepare's time goes per pair: each step of the worker loop timed on its own.
+
+    .venv/bin/python benchmarks/prepare_parts.py --raw DIR [--stacks N] [--out DIR]
+
+Runs the same steps as a prepare worker, in one process, over the first N stacks of DIR
+(images/ and masks/): the metadata pass, the content hash, reading the image and mask
+frames, checking and converting the mask, the two encoders and creating the two files.
+Prints microseconds per pair for each step and the encoders' share of the total, which is
+the most a prepare run could reach against the encode-only bound (c) of prepare.py before
+process start-up, the pool and the manifest. Files go to a scratch directory under --out
+(default: a new temp dir), deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from stackseg.data.encode import encode_jpeg, encode_png
+from stackseg.data.hashing import file_hash
+from stackseg.data.masks import MaskConverter
+from stackseg.data.plan import inspect_file
+from stackseg.data.tiff_io import StackReader
+from stackseg.data.worker import _PairFiles
+
+STEPS = ("metadata", "hash", "read image", "read mask", "mask check", "jpeg", "png", "files")
+ENCODERS = ("jpeg", "png")
+
+
+def measure(raw: Path, stacks: int, out: Path, n_classes: int = 3, quality: int = 95) -> dict:
+    spent = dict.fromkeys(STEPS, 0)
+    pairs = 0
+    names = sorted(p.name for p in (raw / "images").iterdir())[:stacks]
+    for name in names:
+        clock = time.perf_counter_ns()
+        image = inspect_file(str(raw / "images" / name), None, content_hash=False).layout
+        mask = inspect_file(str(raw / "masks" / name), n_classes, content_hash=False).layout
+        spent["metadata"] += time.perf_counter_ns() - clock
+        clock = time.perf_counter_ns()
+        file_hash(image.path), file_hash(mask.path)
+        spent["hash"] += time.perf_counter_ns() - clock
+        folder = out / name / "pairs"
+        folder.mkdir(parents=True)
+        files = _PairFiles(str(out / name))
+        convert = MaskConverter("channels", n_classes, mask.dtype, reuse_output=True)
+        with (
+            StackReader(image, reuse_buffer=True) as images,
+            StackReader(mask, reuse_buffer=True) as masks,
+        ):
+            for index in range(image.frames):
+                t0 = time.perf_counter_ns()
+                frame = images.frame(index)
+                t1 = time.perf_counter_ns()
+                raw_mask = masks.frame(index)
+                t2 = time.perf_counter_ns()
+                png_ready, _ = convert(raw_mask)
+                t3 = time.perf_counter_ns()
+                jpeg = encode_jpeg(frame, quality)
+                t4 = time.perf_counter_ns()
+                png = encode_png(png_ready)
+                t5 = time.perf_counter_ns()
+                files.write(f"pairs/{index}.jpg", jpeg)
+                files.write(f"pairs/{index}.png", png)
+                t6 = time.perf_counter_ns()
+                for step, (a, b) in zip(
+                    STEPS[2:],
+                    ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)),
+                    strict=True,
+                ):
+                    spent[step] += b - a
+        files.close()
+        pairs += image.frames
+    return {step: ns / 1000 / pairs for step, ns in spent.items()} | {"pairs": pairs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--raw", type=Path, required=True, help="dir with images/ and masks/")
+    parser.add_argument("--stacks", type=int, default=4, help="how many stacks (default 4)")
+    parser.add_argument("--out", type=Path, help="scratch parent dir (default: a temp dir)")
+    args = parser.parse_args()
+    out = Path(tempfile.mkdtemp(prefix="prepare-parts-", dir=args.out))
+    try:
+        per_pair = measure(args.raw, args.stacks, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    pairs = per_pair.pop("pairs")
+    total = sum(per_pair.values())
+    print(f"{pairs} pairs, one process; microseconds per pair:")
+    for step, micros in per_pair.items():
+        print(f"  {step:12s} {micros:7.1f}  {100 * micros / total:5.1f}%")
+    encoders = sum(per_pair[step] for step in ENCODERS)
+    print(f"  {'total':12s} {total:7.1f}")
+    print(f"encoders' share {encoders / total:.2f} (the most b/c could be, before start-up)")
+
+
+if __name__ == "__main__":
+    main()
