@@ -265,3 +265,51 @@ def test_problems_found_by_several_jobs_are_reported_in_frame_order(tmp_path, ca
     assert lines[10].endswith(f"{path.name}: 3 more frames with problems (frames 10..12)"), lines
     assert len(lines) == 11
     assert not (tmp_path / "data" / "prepared").exists()
+
+
+def test_a_missing_pair_file_redoes_its_stack_with_each_pair_once(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="stackseg")
+    make_raw(tmp_path, stacks=3, frames=6)
+    write_params(tmp_path)
+    _prepare_ok(tmp_path, capsys)
+    lost = next(p for p in _manifest(tmp_path)["pairs"] if p["stack"] == "s0" and p["frame"] == 4)
+    (tmp_path / PREPARED / lost["image"]).unlink()  # someone removed one file of the output
+    _logged(caplog)
+    _prepare_ok(tmp_path, capsys)
+    assert "1 stacks redone, 2 unchanged" in _logged(caplog)
+    keys = [(p["stack"], p["frame"]) for p in _manifest(tmp_path)["pairs"]]
+    assert len(keys) == len(set(keys)) == 18
+    write_params(tmp_path, prepared="clean/prepared")
+    _prepare_ok(tmp_path, capsys)
+    assert tree(tmp_path / PREPARED) == tree(tmp_path / "clean" / "prepared")
+
+
+def test_one_big_stack_is_spread_over_the_workers(tmp_path):
+    make_raw(tmp_path, stacks=1, frames=300, height=8, width=8)
+    write_params(tmp_path, workers=2)
+    script = (
+        "import sys\n"
+        "from stackseg.cli import main\n"
+        "code = main(['prepare'])\n"
+        "heavy = {m.split('.')[0] for m in sys.modules} & {'cv2', 'tifffile'}\n"
+        "print(code, sorted(heavy))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.stdout.strip() == "0 []", proc.stderr
+    assert "1 stacks in data/raw, 2 worker process(es)" in proc.stderr
+
+
+def test_each_stack_summary_line_follows_its_own_lines(tmp_path, capsys):
+    raw = make_raw(tmp_path, stacks=3, frames=13)
+    for name in ("s0", "s1"):
+        masks = mask_frames(np.random.default_rng(1), 13, 24, 32)
+        masks[:, 0, 0, 0] = 7
+        write_mask(raw / "masks" / f"{name}.tif", masks)
+    write_params(tmp_path)
+    code, err = run_prepare(tmp_path, capsys)
+    assert code == 3
+    lines = [line.split("masks/")[1] for line in err.splitlines() if "masks/" in line]
+    assert lines[10] == "s0.tif: 3 more frames with problems (frames 10..12)", lines
+    assert lines[11].startswith("s1.tif frame 0:") and len(lines) == 22, lines

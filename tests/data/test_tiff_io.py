@@ -231,3 +231,19 @@ def test_a_corrupt_strip_fails_when_its_frame_is_read(tmp_path):
         np.testing.assert_array_equal(reader.frame(1), GRAY8[1])
         with pytest.raises(Exception, match="(?i)deflate|zlib|decod"):
             reader.frame(2)
+
+
+def test_sparse_strips_are_left_to_tifffile(tmp_path):
+    # a strip with byte count 0 (GDAL's SPARSE_OK) is all zeros for tifffile; the direct
+    # path would hand empty bytes to the decompressor
+    path = tmp_path / "sparse.tif"
+    data = np.full((F, 12, 10), 9, np.uint8)
+    tifffile.imwrite(path, data, compression="zlib", rowsperstrip=4, photometric="minisblack")
+    with tifffile.TiffFile(path, mode="r+b", is_shaped=False) as tif:
+        tag = tif.pages[1].tags["StripByteCounts"]
+        tag.overwrite([count if i != 1 else 0 for i, count in enumerate(tag.value)])
+    layout = read_layout(str(path))
+    assert layout.direct is None
+    with StackReader(layout) as reader:
+        frame = reader.frame(1)
+    assert not frame[4:8].any() and (frame[:4] == 9).all()

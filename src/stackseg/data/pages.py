@@ -48,6 +48,8 @@ def plan_direct(tif, series, pages: list) -> DirectPages | None:
         offsets, counts = page.dataoffsets, page.databytecounts
         if not offsets or len(offsets) != len(pages[0].dataoffsets):
             return None
+        if 0 in offsets or 0 in counts:  # sparse (empty) strips: tifffile fills them
+            return None
         strips.append(tuple((int(o), int(c)) for o, c in zip(offsets, counts, strict=True)))
     return DirectPages(
         shape,

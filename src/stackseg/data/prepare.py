@@ -89,7 +89,8 @@ def prepare(settings: PrepareSettings) -> dict:
     stacks, problems = discover(settings.raw)
     if not stacks:
         raise InputDataError(problems)
-    workers = resolve_workers(settings.workers, len(stacks))
+    # a big stack becomes several jobs (jobs.py): cap by the files to inspect, not by stacks
+    workers = resolve_workers(settings.workers, 2 * len(stacks))
     log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, workers)
     fingerprint = manifest_io.fingerprint(settings.content_params())
     previous = manifest_io.read_previous(settings.prepared, fingerprint)
@@ -158,11 +159,14 @@ def _merge(results: list[StackResult]) -> list[StackResult]:
 
 
 def _problem_lines(results: list[StackResult]) -> list[str]:
-    lines = FrameProblems()
+    """Each stack's problem lines, capped per file, its summary lines right after them."""
+    lines = []
     for result in results:
+        stack = FrameProblems()
         for path, frame, message in result.problems:
-            lines.add(path, frame, message)
-    return lines.finish()
+            stack.add(path, frame, message)
+        lines += stack.finish()
+    return lines
 
 
 def _manifest(settings, jobs: list[StackJob], results: list[StackResult], fingerprint) -> dict:

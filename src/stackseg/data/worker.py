@@ -46,7 +46,7 @@ def _reuse(job: StackJob, result: StackResult) -> bool:
     pairs = sorted(previous.pairs, key=lambda pair: pair["frame"])
     if [pair["frame"] for pair in pairs] != list(range(job.image.frames)):
         return False
-    moves = []
+    moves, reused = [], []
     for pair in pairs:
         frame = pair["frame"]
         split = job.splits[frame]
@@ -56,7 +56,9 @@ def _reuse(job: StackJob, result: StackResult) -> bool:
         if not (os.path.isfile(old_image) and os.path.isfile(old_mask)):
             return False
         moves += [(old_image, image), (old_mask, mask)]
-        result.pairs.append({**pair, "split": split, "image": image, "mask": mask})
+        reused.append({**pair, "split": split, "image": image, "mask": mask})
+    # only now, with every file found: a stack that falls back to _explode lists each pair once
+    result.pairs = reused
     for old, new in moves:
         _link_or_copy(old, os.path.join(job.out_root, new))
     result.scaling = dict(previous.scaling)
