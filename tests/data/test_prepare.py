@@ -180,9 +180,9 @@ def test_changing_the_split_seed_moves_pairs_without_re_encoding(tmp_path, capsy
     assert tree(tmp_path / PREPARED) == tree(tmp_path / "clean" / "prepared")
 
 
-def test_worker_processes_give_the_same_bytes_and_parent_stays_light(tmp_path, capsys):
-    make_raw(tmp_path, stacks=4)
-    write_params(tmp_path, prepared="pool/prepared", workers=2)
+def _prepare_in_a_new_process(root: Path) -> subprocess.CompletedProcess:
+    """`stackseg prepare` in a fresh interpreter; stdout: exit code and the heavy modules the
+    parent process imported."""
     script = (
         "import sys\n"
         "from stackseg.cli import main\n"
@@ -190,9 +190,13 @@ def test_worker_processes_give_the_same_bytes_and_parent_stays_light(tmp_path, c
         "heavy = {m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'cv2', 'tifffile'}\n"
         "print(code, sorted(heavy))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True
-    )
+    return subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
+
+
+def test_worker_processes_give_the_same_bytes_and_parent_stays_light(tmp_path, capsys):
+    make_raw(tmp_path, stacks=4)
+    write_params(tmp_path, prepared="pool/prepared", workers=2)
+    proc = _prepare_in_a_new_process(tmp_path)
     # the parent never imports TensorFlow; with a pool even the pixel code stays in workers
     assert proc.stdout.strip() == "0 []", proc.stderr
     assert "2 worker process(es)" in proc.stderr
@@ -287,16 +291,7 @@ def test_a_missing_pair_file_redoes_its_stack_with_each_pair_once(tmp_path, caps
 def test_one_big_stack_is_spread_over_the_workers(tmp_path):
     make_raw(tmp_path, stacks=1, frames=300, height=8, width=8)
     write_params(tmp_path, workers=2)
-    script = (
-        "import sys\n"
-        "from stackseg.cli import main\n"
-        "code = main(['prepare'])\n"
-        "heavy = {m.split('.')[0] for m in sys.modules} & {'cv2', 'tifffile'}\n"
-        "print(code, sorted(heavy))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True
-    )
+    proc = _prepare_in_a_new_process(tmp_path)
     assert proc.stdout.strip() == "0 []", proc.stderr
     assert "1 stacks in data/raw, 2 worker process(es)" in proc.stderr
 
