@@ -7,7 +7,8 @@ metadata pass (tiff_io.read_layout) records where every page's bytes are; a work
 reads a frame with one pread per strip and decodes it with tifffile's own decompressor
 straight into a buffer it reuses. A fresh 200 kB array per frame costs page faults that
 are as expensive as the LZW decoding itself. Anything else (tiles, predictors, JPEG,
-bit-packed or planar data, foreign byte order) goes through tifffile as before.
+bit-packed data, compressed planar data, multi-byte samples in foreign byte order, sparse
+strips) goes through tifffile as before.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ STRIP_CODECS = (5, 8, 32946, 34926, 50000)
 NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
-def plan_direct(tif, series, pages: list) -> DirectPages | None:
+def plan_direct(tif, series) -> DirectPages | None:
     """A DirectPages for the series if its layout allows it, else None (use tifffile)."""
-    keyframe = series.keyframe
+    keyframe, pages = series.keyframe, series.pages
     dtype = np.dtype(series.dtype)
     if dtype.itemsize > 1 and tif.byteorder != NATIVE:
         return None
     shape = tuple(int(n) for n in keyframe.shape)
-    if series.dataoffset is not None and keyframe.is_memmappable:
+    if series.dataoffset is not None and keyframe.is_memmappable and hasattr(os, "preadv"):
         return DirectPages(shape, dtype.str, dtype.itemsize, offset=int(series.dataoffset))
     if (
         (keyframe.planarconfig != 1 and keyframe.samplesperpixel > 1)  # strips per channel

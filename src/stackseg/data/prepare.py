@@ -145,8 +145,8 @@ def _merge(results: list[StackResult]) -> list[StackResult]:
     """One result per stack, its parts in frame order; sorted by stack name."""
     merged: dict[str, StackResult] = {}
     for part in sorted(results, key=lambda result: (result.name, result.first)):
-        whole = merged.setdefault(part.name, StackResult(part.name, 0, 0, part.source_hash))
-        whole.source_hash = whole.source_hash or part.source_hash  # from the first part
+        whole = merged.setdefault(part.name, StackResult(part.name))
+        whole.source_hash = whole.source_hash or part.source_hash  # the first part's
         whole.frames += part.frames
         whole.scaling = whole.scaling or part.scaling
         whole.pairs += part.pairs

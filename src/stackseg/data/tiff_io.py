@@ -97,8 +97,7 @@ def read_layout(path: str, class_axis_size: int | None = None) -> StackLayout:
             with tif:
                 layout = _layout(tif, path, class_axis_size, shaped)
                 _check_data_in_file(tif, os.path.getsize(path))
-                series = tif.series[0]
-                layout = dataclasses.replace(layout, direct=plan_direct(tif, series, series.pages))
+                layout = dataclasses.replace(layout, direct=plan_direct(tif, tif.series[0]))
         except LayoutError:
             if damage:
                 raise LayoutError(f"damaged or truncated TIFF ({damage[0]})") from None

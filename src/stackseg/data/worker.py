@@ -31,8 +31,8 @@ def process_stack(job: StackJob, progress: Callable[[int], None] | None = None) 
     if not source and job.first == 0:  # see jobs.py: a new stack's first job hashes it
         source = source_hash(file_hash(job.image.path), file_hash(job.mask.path))
     result = StackResult(job.name, frames.start, len(frames), source)
-    previous = job.previous
-    if previous is not None and previous.source_hash == job.source_hash and _reuse(job, result):
+    # jobs.py hands `previous` only to a stack whose source hash matches it
+    if job.previous is not None and _reuse(job, result):
         if progress:
             progress(len(frames))
         return result

@@ -36,7 +36,17 @@ TRAIN_CROP_RULE = (
 )
 
 
-CODE_PATHS = ("src/stackseg/models", "src/stackseg/train", "src/stackseg/stages/train.py")
+PACKAGE = Path(__file__).resolve().parents[1]
+# The training code, relative to the package: the train stage's code dependencies in dvc.yaml
+TRAINING_CODE = ("models", "train", "stages/train.py", "documents.py")
+
+
+def _training_files() -> list[Path]:
+    files = []
+    for name in TRAINING_CODE:
+        path = PACKAGE / name
+        files += sorted(path.glob("*.py")) if path.is_dir() else [path]
+    return [path for path in files if path.is_file()]
 
 
 def code_commit(cwd: Path) -> str | None:
@@ -47,7 +57,15 @@ def code_commit(cwd: Path) -> str | None:
     """
     try:
         out = subprocess.run(
-            ["git", "log", "-1", "--format=%H", "--", *CODE_PATHS],
+            # paths as the project at `cwd` holds them (its own copy of src/, not this one)
+            [
+                "git",
+                "log",
+                "-1",
+                "--format=%H",
+                "--",
+                *(f"src/stackseg/{n}" for n in TRAINING_CODE),
+            ],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -59,14 +77,11 @@ def code_commit(cwd: Path) -> str | None:
 
 
 def code_hash() -> str:
-    """sha256 of the training code (models, train, train stage) and the stackseg version."""
-    package = Path(__file__).resolve().parents[1]
+    """sha256 of the training code (TRAINING_CODE) and the stackseg version."""
     digest = hashlib.sha256(__version__.encode())
-    files = sorted([*package.glob("models/*.py"), *package.glob("train/*.py")])
-    for path in [*files, package / "stages" / "train.py"]:
-        if path.is_file():
-            digest.update(path.relative_to(package).as_posix().encode())
-            digest.update(path.read_bytes())
+    for path in _training_files():
+        digest.update(path.relative_to(PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
