@@ -1,6 +1,6 @@
 """Benchmark of the prepare stage on the full-scale dataset (41 stacks x 490 frames, 256 px).
 
-    .venv/bin/python benchmarks/prepare.py [--raw DIR] [--work DIR] [--workers N]
+    .venv/bin/python benchmarks/prepare.py [--raw DIR] [--work DIR] [--workers N] [--repeat N]
 
 One run measures, on the same stacks:
   (a) a plain single-process loop with Pillow's defaults (JPEG quality 75, PNG level 6),
@@ -11,18 +11,23 @@ One run measures, on the same stacks:
 and prints pairs/s, the ratios b/a and b/c, and the peak memory of (b): the highest sum of
 RSS over the stage's process and all its workers, sampled every 20 ms. Other programs on the
 machine skew wall-clock times (a lone process suffers less than a pool), so it also prints
-CPU seconds (user + system, all processes) and the ratios computed from them.
+CPU seconds (user + system, all processes) and the ratios computed from them. (b) and (c)
+run --repeat times, alternating, and their medians are reported.
 Targets (2 cores): b >= 3x a, b >= 0.6x c, peak RSS <= 300 MB.
 
 Without --raw the dataset is `stackseg synth --full`, written to <work>/raw on the first run
 (pass the same --work again to reuse it).
 
-File creation on ext4 without a journal (such as this project's CI-class VM) becomes several
-times slower for a long while after many files were deleted: the inode allocator checks
-each recently freed inode in the kernel's buffer cache before reusing it. Deleting an earlier
-run's output is enough to skew (b). `--drop-caches` (root only) syncs and drops the kernel's
-caches first, which ends that state, then reads the raw stacks once so that every part
-starts with them in the page cache.
+File creation on ext4 without a journal (such as this project's CI-class VM) is several
+times slower for up to six minutes after many files were deleted: to keep recently freed
+inodes recoverable, the kernel's inode allocator skips each of them one by one (ialloc.c,
+recently_deleted(): 60 s, or 360 s while their inode-table block is dirty). Deleting an
+earlier run's output is enough to skew (b) and (w). So each run deletes its outputs at the
+end and notes the time in <work>/.last-cleanup, and the next run with the same --work waits
+until six minutes have passed (--no-settle skips the wait; other programs' deletions are not
+known, so run the benchmark on a quiet machine). `--drop-caches` (root only) syncs and
+drops the kernel's caches first, then reads the raw stacks once so that every part starts
+with them in the page cache.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +56,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TARGETS = {"b_over_a": 3.0, "b_over_c": 0.6, "peak_rss_mb": 300.0}
+SETTLE_SECONDS = 6 * 60  # see the module docstring
+CLEANUP_STAMP = ".last-cleanup"
 
 
 def ensure_dataset(work: Path) -> Path:
@@ -186,11 +194,12 @@ class RssSampler(threading.Thread):
 
 
 def run_stage(work: Path, raw: Path, workers: int) -> tuple[float, float, float, dict]:
-    """(b): `stackseg prepare` on a clean output; (wall s, CPU s of all its processes,
-    peak summed RSS in MB, params)."""
+    """(b): `stackseg prepare` on a clean output, <work>/prepared; (wall s, CPU s of all its
+    processes, peak summed RSS in MB, params)."""
+    work.mkdir(parents=True)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["paths"]["raw"] = str(raw)
-    params["paths"]["prepared"] = str(work / "b" / "prepared")
+    params["paths"]["prepared"] = str(work / "prepared")
     params["prepare"]["workers"] = workers
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     cpu_before = _children_cpu()
@@ -224,7 +233,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="prepare workers (0 = all cores)")
     parser.add_argument("--skip-pillow", action="store_true", help="skip (a), the slowest part")
     parser.add_argument(
+        "--repeat", type=int, default=3, help="(b) and (c) runs, alternating (default 3)"
+    )
+    parser.add_argument(
         "--drop-caches", action="store_true", help="root: sync and drop kernel caches first"
+    )
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="do not wait for six minutes after the previous run's cleanup",
     )
     args = parser.parse_args()
     base = (args.work or Path(tempfile.mkdtemp(prefix="stackseg-bench-"))).resolve()
@@ -234,6 +251,8 @@ def main() -> None:
     # without a journal, creating files soon after deleting many is several times slower
     # (the allocator skips recently deleted inodes one by one), which would skew the
     # parts measured after a deletion.
+    if not args.no_settle:
+        settle(base / CLEANUP_STAMP)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     cores = args.workers or len(os.sched_getaffinity(0))
     print(f"dataset {raw}, {cores} worker(s), scratch {work}")
@@ -243,6 +262,22 @@ def main() -> None:
         measure(work, raw, cores, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        (base / CLEANUP_STAMP).touch()
+
+
+def settle(stamp: Path) -> None:
+    """Wait until SETTLE_SECONDS have passed since the previous run deleted its files."""
+    if not stamp.exists():
+        return
+    wait = stamp.stat().st_mtime + SETTLE_SECONDS - time.time()
+    if wait > 0:
+        print(
+            f"waiting {wait:.0f} s: the previous run deleted its files less than "
+            f"{SETTLE_SECONDS // 60} minutes ago, which slows file creation on ext4 without "
+            "a journal (--no-settle skips this)",
+            flush=True,
+        )
+        time.sleep(wait)
 
 
 def drop_caches(raw: Path) -> None:
@@ -260,26 +295,42 @@ def drop_caches(raw: Path) -> None:
 
 
 def measure(work: Path, raw: Path, cores: int, args) -> None:
-    b_wall, b_cpu, peak_mb, params = run_stage(work, raw, args.workers)
-    pairs = len(list((work / "b" / "prepared").glob("*/images/*.jpg")))
-    n_classes = len(params["classes"])
-    c_cpu, c_pairs = run_encode_bound(raw, cores, params["prepare"]["jpeg_quality"], n_classes)
-    if c_pairs != pairs:
-        raise SystemExit(f"(c) encoded {c_pairs} pairs but (b) wrote {pairs}")
-    w_cpu = run_write_floor(work / "b" / "prepared", work / "w", cores)
+    """(b) and (c) alternate `--repeat` times and the medians are reported: this VM's speed
+    drifts by +-20% within minutes, so one (b) and one (c) can land on different speeds.
+    Every (b) writes a new directory; nothing is deleted before the end (module docstring)."""
+    b_runs, c_runs, peak_mb = [], [], 0.0
+    for attempt in range(args.repeat):
+        b_wall, b_cpu, peak, params = run_stage(work / f"b{attempt}", raw, args.workers)
+        prepared = work / f"b{attempt}" / "prepared"
+        pairs = len(list(prepared.glob("*/images/*.jpg")))
+        n_classes = len(params["classes"])
+        c_cpu, c_pairs = run_encode_bound(raw, cores, params["prepare"]["jpeg_quality"], n_classes)
+        if c_pairs != pairs:
+            raise SystemExit(f"(c) encoded {c_pairs} pairs but (b) wrote {pairs}")
+        b_runs.append((b_wall, b_cpu))
+        c_runs.append(c_cpu)
+        peak_mb = max(peak_mb, peak)
+        print(
+            f"run {attempt + 1}/{args.repeat}: (b) {b_wall:.1f} s wall, {b_cpu:.1f} s CPU; "
+            f"(c) {c_cpu:.1f} s CPU; b/c {c_cpu / cores / b_wall:.2f} wall, "
+            f"{c_cpu / b_cpu:.2f} by CPU",
+            flush=True,
+        )
+    w_cpu = run_write_floor(prepared, work / "w", cores)
     a_wall = a_cpu = None
     if not args.skip_pillow:
         start, cpu_start = time.perf_counter(), time.process_time()
         run_pillow_loop(raw, work / "a")
         a_wall, a_cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    report(pairs, cores, (a_wall, a_cpu), (b_wall, b_cpu), c_cpu, w_cpu, peak_mb)
+    b = (statistics.median(w for w, _ in b_runs), statistics.median(c for _, c in b_runs))
+    report(pairs, cores, (a_wall, a_cpu), b, statistics.median(c_runs), w_cpu, peak_mb)
 
 
 def report(pairs, cores, a, b, c_cpu, w_cpu, peak_mb) -> None:
     """Wall-clock figures, and CPU-time figures that other load on the machine cannot skew."""
     (a_wall, a_cpu), (b_wall, b_cpu) = a, b
     c_wall, w_wall = c_cpu / cores, w_cpu / cores  # computed bounds: perfect use of the cores
-    print(f"\n{pairs} pairs, {cores} cores      wall s   pairs/s    CPU s")
+    print(f"\n{pairs} pairs, {cores} cores      wall s   pairs/s    CPU s   (b, c: medians)")
     rows = [
         ("(a) Pillow loop, 1 process", a_wall, a_cpu),
         ("(b) stackseg prepare", b_wall, b_cpu),

@@ -24,13 +24,15 @@ from stackseg.data.hashing import file_hash
 from stackseg.data.masks import MaskConverter
 from stackseg.data.plan import inspect_file
 from stackseg.data.tiff_io import StackReader
-from stackseg.data.worker import _PairFiles
+from stackseg.data.worker import WRITE_BATCH, _PairFiles
 
 STEPS = ("metadata", "hash", "read image", "read mask", "mask check", "jpeg", "png", "files")
 ENCODERS = ("jpeg", "png")
 
 
-def measure(raw: Path, stacks: int, out: Path, n_classes: int = 3, quality: int = 95) -> dict:
+def measure(
+    raw: Path, stacks: int, out: Path, batch: int, n_classes: int = 3, quality: int = 95
+) -> dict:
     spent = dict.fromkeys(STEPS, 0)
     pairs = 0
     names = sorted(p.name for p in (raw / "images").iterdir())[:stacks]
@@ -42,9 +44,9 @@ def measure(raw: Path, stacks: int, out: Path, n_classes: int = 3, quality: int 
         clock = time.perf_counter_ns()
         file_hash(image.path), file_hash(mask.path)
         spent["hash"] += time.perf_counter_ns() - clock
-        folder = out / name / "pairs"
-        folder.mkdir(parents=True)
-        files = _PairFiles(str(out / name))
+        for folder in ("images", "masks"):
+            (out / name / folder).mkdir(parents=True)
+        files = _PairFiles(str(out / name), batch=batch)
         convert = MaskConverter("channels", n_classes, mask.dtype, reuse_output=True)
         with (
             StackReader(image, reuse_buffer=True) as images,
@@ -62,8 +64,8 @@ def measure(raw: Path, stacks: int, out: Path, n_classes: int = 3, quality: int 
                 t4 = time.perf_counter_ns()
                 png = encode_png(png_ready)
                 t5 = time.perf_counter_ns()
-                files.write(f"pairs/{index}.jpg", jpeg)
-                files.write(f"pairs/{index}.png", png)
+                files.write(f"images/{index}.jpg", jpeg)
+                files.write(f"masks/{index}.png", png)
                 t6 = time.perf_counter_ns()
                 for step, (a, b) in zip(
                     STEPS[2:],
@@ -71,6 +73,9 @@ def measure(raw: Path, stacks: int, out: Path, n_classes: int = 3, quality: int 
                     strict=True,
                 ):
                     spent[step] += b - a
+        clock = time.perf_counter_ns()
+        files.flush()
+        spent["files"] += time.perf_counter_ns() - clock
         files.close()
         pairs += image.frames
     return {step: ns / 1000 / pairs for step, ns in spent.items()} | {"pairs": pairs}
@@ -81,15 +86,22 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, required=True, help="dir with images/ and masks/")
     parser.add_argument("--stacks", type=int, default=4, help="how many stacks (default 4)")
     parser.add_argument("--out", type=Path, help="scratch parent dir (default: a temp dir)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=WRITE_BATCH,
+        help=f"pairs whose files are created together (default {WRITE_BATCH}; 1: one by one)",
+    )
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="prepare-parts-", dir=args.out))
     try:
-        per_pair = measure(args.raw, args.stacks, out)
+        per_pair = measure(args.raw, args.stacks, out, args.batch)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     pairs = per_pair.pop("pairs")
     total = sum(per_pair.values())
-    print(f"{pairs} pairs, one process; microseconds per pair:")
+    print(f"{pairs} pairs, one process, files created {args.batch} pairs at a time")
+    print("microseconds per pair:")
     for step, micros in per_pair.items():
         print(f"  {step:12s} {micros:7.1f}  {100 * micros / total:5.1f}%")
     encoders = sum(per_pair[step] for step in ENCODERS)

@@ -21,12 +21,15 @@ def test_prepare_benchmark_reports_all_parts_and_cleans_up(tmp_path):
             str(raw),
             "--work",
             str(work),
+            "--repeat",
+            "2",
         ],
         ROOT,
         timeout=300,
     )
     out = proc.stdout
     assert re.search(r"^12 pairs, \d+ cores", out, re.M), out
+    assert len(re.findall(r"^run \d/2: \(b\) [\d.]+ s wall", out, re.M)) == 2, out
     for label in (
         "(a) Pillow loop",
         "(b) stackseg prepare",
@@ -37,8 +40,27 @@ def test_prepare_benchmark_reports_all_parts_and_cleans_up(tmp_path):
     for ratio in ("b/a  (a wall / b wall)", "b/a  by CPU time", "b/c  (c wall / b wall)"):
         assert re.search(rf"^{re.escape(ratio)}\s+[\d.]+\s+target", out, re.M), ratio
     assert re.search(r"^peak RSS of \(b\).*\s\d+ MB", out, re.M)
-    # the run's scratch directory is gone; the work dir itself is the caller's
-    assert work.is_dir() and not any(work.iterdir())
+    # the run's scratch directory is gone, the time of its cleanup noted for the next run
+    assert sorted(p.name for p in work.iterdir()) == [".last-cleanup"]
+
+
+def test_prepare_benchmark_waits_after_a_recent_cleanup(tmp_path):
+    """A run within six minutes of the last cleanup waits first (and says why)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".last-cleanup").touch()
+    script = str(ROOT / "benchmarks/prepare.py")
+    code = (
+        "import runpy, sys, time\n"
+        "time.sleep = lambda s: print(f'SLEPT {s:.0f}')\n"
+        "sys.argv = ['prepare.py']\n"
+        f"mod = runpy.run_path({script!r})\n"
+        f"mod['settle'](__import__('pathlib').Path({str(work / '.last-cleanup')!r}))\n"
+    )
+    out = run([sys.executable, "-c", code], ROOT).stdout
+    assert "waiting" in out and "ext4 without a journal" in out
+    slept = int(re.search(r"SLEPT (\d+)", out).group(1))
+    assert 350 <= slept <= 360
 
 
 def test_prepare_parts_times_every_step(tmp_path):

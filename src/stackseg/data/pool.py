@@ -2,6 +2,8 @@
 
 Workers are spawned, not forked: they start clean and import only the pixel code they
 need (tifffile, OpenCV, the codecs), never the parent's config or anything heavier.
+Starting a worker and importing that code takes about 0.3 s, as long as the parent takes
+to import and validate its config; `start_pool` begins it first, so the two overlap.
 """
 
 from __future__ import annotations
@@ -10,22 +12,63 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from multiprocessing import get_context
+from pathlib import Path
 
 from stackseg.errors import StacksegError
 
+# BLAS and OpenCV size their thread pools by the cores; each worker is one of `workers`
+# processes that already share those cores, so a worker runs one thread of each.
+WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+def available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
 
 def resolve_workers(requested: int, jobs: int) -> int:
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(requested or available or 1, jobs))
+    return max(1, min(requested or available_cores(), jobs))
+
+
+def requested_workers(params: str | Path) -> int:
+    """prepare.workers as params.yaml has it, read without validating (0, i.e. all cores,
+    when absent or not a whole number); the validated config decides in the end."""
+    import yaml
+
+    try:
+        value = (yaml.safe_load(Path(params).read_text()) or {})["prepare"]["workers"]
+    except Exception:  # missing or broken: the config loader reports it properly
+        return 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _start_worker() -> None:
+    for name, value in WORKER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    import cv2
+
+    cv2.setNumThreads(1)
+    # the pixel code, imported now rather than by the first job
+    import stackseg.data.plan
+    import stackseg.data.worker  # noqa: F401
+
+
+def _ready() -> None:
+    """A no-op task: submitting one per worker makes the pool start them all now."""
 
 
 class _Pool:
     """Runs calls in worker processes (spawned: they import only the pixel code)."""
 
-    def __init__(self, executor: ProcessPoolExecutor):
-        self.executor = executor
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=_start_worker
+        )
+        for _ in range(workers):  # a spawning pool starts a worker per waiting task
+            self.executor.submit(_ready)
 
     def map_unordered(self, function: Callable, items: Iterable[tuple]) -> Iterator:
         futures = [self.executor.submit(function, *args) for args in items]
@@ -44,8 +87,13 @@ class _Pool:
         """No more work: let the workers exit while this process finishes up."""
         self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
 
 class _Inline:
+    workers = 1
+
     def map_unordered(self, function: Callable, items: Iterable[tuple]) -> Iterator:
         for args in items:
             yield function(*args)
@@ -53,11 +101,40 @@ class _Inline:
     def release(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
 
-@contextmanager
-def worker_pool(workers: int) -> Iterator[_Pool | _Inline]:
-    if workers <= 1:
-        yield _Inline()
-        return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as executor:
-        yield _Pool(executor)
+
+class WorkerPool:
+    """The stage's pool: started early with a first guess of the worker count, resized
+    (restarted) by `use` if the validated settings and the number of stacks differ."""
+
+    def __init__(self, workers: int = 0):
+        self._pool: _Pool | _Inline | None = self._new(workers) if workers else None
+
+    @staticmethod
+    def _new(workers: int) -> _Pool | _Inline:
+        return _Pool(workers) if workers > 1 else _Inline()
+
+    def use(self, workers: int) -> _Pool | _Inline:
+        if self._pool is None or self._pool.workers != workers:
+            self.close()
+            self._pool = self._new(workers)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_pool(params: str | Path) -> WorkerPool:
+    """A pool sized from params.yaml's prepare.workers (all cores by default), starting its
+    workers now; pass it to prepare()."""
+    return WorkerPool(requested_workers(params) or available_cores())

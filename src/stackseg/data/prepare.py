@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -33,7 +34,7 @@ from stackseg.data.plan import (
     inspect_file,
     run_stack,
 )
-from stackseg.data.pool import resolve_workers, worker_pool
+from stackseg.data.pool import WorkerPool, resolve_workers
 from stackseg.data.problems import FrameProblems
 from stackseg.data.validate import RawStack, check_stacks, discover
 from stackseg.errors import InputDataError
@@ -84,38 +85,47 @@ class PrepareSettings:
         }
 
 
-def prepare(settings: PrepareSettings) -> dict:
-    """Run the stage; returns the manifest written to settings.prepared."""
+def prepare(settings: PrepareSettings, pool: WorkerPool | None = None) -> dict:
+    """Run the stage; returns the manifest written to settings.prepared. `pool` may have
+    started its workers already (pool.start_pool); without one the stage makes its own."""
+    with contextlib.ExitStack() as owned:
+        if pool is None:
+            pool = owned.enter_context(WorkerPool())
+        manifest, results = _prepare(settings, pool)
+    _log_summary(settings, manifest, results)
+    return manifest
+
+
+def _prepare(settings: PrepareSettings, pool: WorkerPool) -> tuple[dict, list[StackResult]]:
     stacks, problems = discover(settings.raw)
     if not stacks:
         raise InputDataError(problems)
     # a big stack becomes several jobs (jobs.py): cap by the files to inspect, not by stacks
     workers = resolve_workers(settings.workers, 2 * len(stacks))
     log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, workers)
+    runner = pool.use(workers)
     fingerprint = manifest_io.fingerprint(settings.content_params())
     previous = manifest_io.read_previous(settings.prepared, fingerprint)
-    with worker_pool(workers) as pool:
-        # the paired stacks are checked even if pairing found problems: all are listed
-        inspections = _inspect(pool, stacks, settings, set(previous))
-        problems += check_stacks(stacks, inspections, settings.mask_format, len(settings.classes))
+    # the paired stacks are checked even if pairing found problems: all are listed
+    inspections = _inspect(runner, stacks, settings, set(previous))
+    problems += check_stacks(stacks, inspections, settings.mask_format, len(settings.classes))
+    if problems:
+        raise InputDataError(problems)
+    temp = _fresh_temp_dir(settings.prepared)
+    try:
+        jobs = plan_jobs(stacks, inspections, settings, previous, temp)
+        results = _merge(_run(runner, jobs, inline=workers <= 1))
+        runner.release()
+        problems = _problem_lines(results)
         if problems:
             raise InputDataError(problems)
-        temp = _fresh_temp_dir(settings.prepared)
-        try:
-            jobs = plan_jobs(stacks, inspections, settings, previous, temp)
-            results = _merge(_run(pool, jobs, inline=workers <= 1))
-            pool.release()
-            problems = _problem_lines(results)
-            if problems:
-                raise InputDataError(problems)
-            manifest = _manifest(settings, jobs, results, fingerprint)
-            (temp / manifest_io.MANIFEST_NAME).write_text(manifest_io.dumps(manifest))
-            _swap_into_place(temp, settings.prepared)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
-    _log_summary(settings, manifest, results)
-    return manifest
+        manifest = _manifest(settings, jobs, results, fingerprint)
+        (temp / manifest_io.MANIFEST_NAME).write_text(manifest_io.dumps(manifest))
+        _swap_into_place(temp, settings.prepared)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return manifest, results
 
 
 def _inspect(pool, stacks: list[RawStack], settings, known: set[str]) -> dict[str, Inspection]:

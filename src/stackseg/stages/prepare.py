@@ -16,7 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from stackseg.config import load_config
-    from stackseg.data.prepare import PrepareSettings, prepare
+    from stackseg.data.pool import start_pool
 
-    prepare(PrepareSettings.from_config(load_config(args.params)))
+    # the workers start up while this process imports and validates the config
+    with start_pool(args.params) as pool:
+        from stackseg.config import load_config
+        from stackseg.data.prepare import PrepareSettings, prepare
+
+        prepare(PrepareSettings.from_config(load_config(args.params)), pool)
