@@ -26,9 +26,14 @@ recently_deleted(): 60 s, or 360 s while their inode-table block is dirty). Dele
 earlier run's output is enough to skew (b) and (w). So each run deletes its outputs at the
 end and notes the time in <work>/.last-cleanup, and the next run with the same --work waits
 until six minutes have passed (--no-settle skips the wait; other programs' deletions are not
-known, so run the benchmark on a quiet machine). `--drop-caches` (root only) syncs and
-drops the kernel's caches first, then reads the raw stacks once so that every part starts
-with them in the page cache.
+known, so run the benchmark on a quiet machine).
+
+`--drop-caches` (root only) syncs and drops the kernel's caches before every (b) and (w),
+then reads the raw stacks and imports the stage's code once, so that each of them starts
+with the stacks and libraries in the page cache and no file system state left by earlier
+runs: an inode-table block that is no longer cached is not checked for recent deletions
+(recently_deleted() gives up when the block is not in the buffer cache), so with this
+option the six-minute wait is skipped too.
 """
 
 from __future__ import annotations
@@ -234,10 +239,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="prepare workers (0 = all cores)")
     parser.add_argument("--skip-pillow", action="store_true", help="skip (a), the slowest part")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="(b) and (c) runs, alternating (default 3)"
+        "--repeat", type=int, default=5, help="(b) and (c) runs, alternating (default 5)"
     )
     parser.add_argument(
-        "--drop-caches", action="store_true", help="root: sync and drop kernel caches first"
+        "--drop-caches",
+        action="store_true",
+        help="root: sync and drop kernel caches before each (b) and (w); no settle wait",
     )
     parser.add_argument(
         "--no-settle",
@@ -245,6 +252,8 @@ def main() -> None:
         help="do not wait for six minutes after the previous run's cleanup",
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     base = (args.work or Path(tempfile.mkdtemp(prefix="stackseg-bench-"))).resolve()
     base.mkdir(parents=True, exist_ok=True)
     raw = args.raw.resolve() if args.raw else ensure_dataset(base)
@@ -252,18 +261,16 @@ def main() -> None:
     # without a journal, creating files soon after deleting many is several times slower
     # (the allocator skips recently deleted inodes one by one), which would skew the
     # parts measured after a deletion.
-    if not args.no_settle:
+    if not (args.no_settle or args.drop_caches):  # dropped caches make the wait needless
         settle(base / CLEANUP_STAMP)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     cores = args.workers or len(os.sched_getaffinity(0))
     print(f"dataset {raw}, {cores} worker(s), scratch {work}")
-    if args.drop_caches:
-        drop_caches(raw)
     try:
         measure(work, raw, cores, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        (base / CLEANUP_STAMP).touch()
+        (base / CLEANUP_STAMP).touch()  # a failed run deleted files too
 
 
 def settle(stamp: Path) -> None:
@@ -282,7 +289,8 @@ def settle(stamp: Path) -> None:
 
 
 def drop_caches(raw: Path) -> None:
-    """sync + drop the page, dentry and inode caches, then read the raw stacks back in."""
+    """sync + drop the page, dentry and inode caches, then read the raw stacks and the
+    stage's code back in (module docstring)."""
     os.sync()
     try:
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
@@ -292,7 +300,9 @@ def drop_caches(raw: Path) -> None:
         with open(path, "rb", buffering=0) as handle:
             while handle.read(1 << 20):
                 pass
-    print("kernel caches dropped; raw stacks read back into the page cache")
+    warm = "import stackseg.data.prepare, stackseg.data.worker, stackseg.config, PIL.Image"
+    subprocess.run([sys.executable, "-c", warm], check=True)
+    print("kernel caches dropped; raw stacks and code read back into the page cache", flush=True)
 
 
 def measure(work: Path, raw: Path, cores: int, args) -> None:
@@ -301,6 +311,8 @@ def measure(work: Path, raw: Path, cores: int, args) -> None:
     Every (b) writes a new directory; nothing is deleted before the end (module docstring)."""
     b_runs, c_runs, peak_mb = [], [], 0.0
     for attempt in range(args.repeat):
+        if args.drop_caches:
+            drop_caches(raw)
         b_wall, b_cpu, peak, params = run_stage(work / f"b{attempt}", raw, args.workers)
         prepared = work / f"b{attempt}" / "prepared"
         pairs = len(list(prepared.glob("*/images/*.jpg")))
@@ -317,6 +329,8 @@ def measure(work: Path, raw: Path, cores: int, args) -> None:
             f"{c_cpu / b_cpu:.2f} by CPU",
             flush=True,
         )
+    if args.drop_caches:
+        drop_caches(raw)
     w_cpu = run_write_floor(prepared, work / "w", cores)
     a_wall = a_cpu = None
     if not args.skip_pillow:

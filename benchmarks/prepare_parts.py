@@ -1,6 +1,6 @@
 """Where prepare's time goes per pair: each step of the worker loop timed on its own.
 
-    .venv/bin/python benchmarks/prepare_parts.py --raw DIR [--stacks N] [--out DIR]
+    .venv/bin/python benchmarks/prepare_parts.py --raw DIR [--stacks N] [--out DIR] [--batch N]
 
 Runs the same steps as a prepare worker, in one process, over the first N stacks of DIR
 (images/ and masks/): the metadata pass, the content hash, reading the image and mask
@@ -8,7 +8,8 @@ frames, checking and converting the mask, the two encoders and creating the two 
 Prints microseconds per pair for each step and the encoders' share of the total, which is
 the most a prepare run could reach against the encode-only bound (c) of prepare.py before
 process start-up, the pool and the manifest. Files go to a scratch directory under --out
-(default: a new temp dir), deleted at the end.
+(default: a new temp dir), deleted at the end; --batch 1 creates them one by one instead of
+in prepare's bursts.
 """
 
 from __future__ import annotations

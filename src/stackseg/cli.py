@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="stackseg %(levelname)s: %(message)s" if args.verbose else "stackseg: %(message)s",
+        # verbose: milliseconds since start, a timeline of where a run spends its time
+        format=(
+            "stackseg %(relativeCreated)6.0f ms %(levelname)s: %(message)s"
+            if args.verbose
+            else "stackseg: %(message)s"
+        ),
         stream=sys.stderr,
     )
     try:

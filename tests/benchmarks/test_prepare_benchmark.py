@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 
 from tests.conftest import ROOT, run
@@ -48,19 +50,38 @@ def test_prepare_benchmark_waits_after_a_recent_cleanup(tmp_path):
     """A run within six minutes of the last cleanup waits first (and says why)."""
     work = tmp_path / "work"
     work.mkdir()
-    (work / ".last-cleanup").touch()
+    stamp = work / ".last-cleanup"
+    stamp.touch()
+    os.utime(stamp, (1_000_000, 1_000_000))  # the cleanup happened at t = 1,000,000 s
     script = str(ROOT / "benchmarks/prepare.py")
     code = (
         "import runpy, sys, time\n"
-        "time.sleep = lambda s: print(f'SLEPT {s:.0f}')\n"
+        "time.sleep = lambda s: print(f'SLEPT {s:.1f}')\n"
         "sys.argv = ['prepare.py']\n"
         f"mod = runpy.run_path({script!r})\n"
-        f"mod['settle'](__import__('pathlib').Path({str(work / '.last-cleanup')!r}))\n"
+        "settle = mod['settle']\n"
+        "for now in (1_000_100.0, 1_000_400.0):  # 100 s and 400 s after the cleanup\n"
+        "    time.time = lambda: now\n"
+        f"    settle(__import__('pathlib').Path({str(stamp)!r}))\n"
+        "    print('NEXT')\n"
     )
     out = run([sys.executable, "-c", code], ROOT).stdout
     assert "waiting" in out and "ext4 without a journal" in out
-    slept = int(re.search(r"SLEPT (\d+)", out).group(1))
-    assert 350 <= slept <= 360
+    # 100 s after the cleanup: 260 s left of the six minutes; 400 s after: no wait
+    assert re.findall(r"SLEPT [\d.]+|NEXT", out) == ["SLEPT 260.0", "NEXT", "NEXT"]
+
+
+def test_prepare_benchmark_refuses_zero_repeats(tmp_path):
+    script = str(ROOT / "benchmarks/prepare.py")
+    proc = subprocess.run(
+        [sys.executable, script, "--repeat", "0", "--work", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--repeat must be at least 1" in proc.stderr
+    assert not any(tmp_path.iterdir())  # refused before any work
 
 
 def test_prepare_parts_times_every_step(tmp_path):

@@ -88,14 +88,65 @@ def test_pool_is_replaced_when_the_settings_ask_for_another_size():
         first = pool.use(2)
         inline = pool.use(1)
         assert inline is not first and inline.workers == 1
+        assert not first.usable  # the replaced pool was shut down
         # one worker: plain calls in this process, no child
         assert list(inline.map_unordered(os.getpid, [()])) == [os.getpid()]
-        assert pool.use(3).workers == 3
+        bigger = pool.use(3)
+        assert bigger is not inline
+        pids = set(bigger.map_unordered(_slow_pid, [()] * 6))
+        assert len(pids) == 3 and os.getpid() not in pids
+
+
+def _slow_pid() -> int:
+    time.sleep(0.3)  # long enough that every worker takes one of the six tasks
+    return os.getpid()
+
+
+def test_a_bigger_pool_is_kept_for_fewer_stacks_than_workers():
+    with pools.WorkerPool(3) as pool:
+        started = pool.use(3)
+        # one stack on three cores: two workers are enough, the third stays idle
+        assert pool.use(2) is started
+
+
+def test_a_released_pool_is_replaced_by_the_next_use():
+    with pools.WorkerPool(2) as pool:
+        first = pool.use(2)
+        assert list(first.map_unordered(abs, [(-1,)])) == [1]
+        first.release()  # what prepare() does before writing its manifest
+        second = pool.use(2)
+        assert second is not first
+        assert list(second.map_unordered(abs, [(-2,)])) == [2]
+
+
+def test_a_worker_that_cannot_import_its_code_says_why(monkeypatch):
+    # spawned workers start with this process's sys.path: put a broken cv2 first on it
+    monkeypatch.syspath_prepend(_broken_cv2_dir())
+    with (
+        pools.WorkerPool(2) as pool,
+        pytest.raises(pools.StacksegError, match=r"could not start \(RuntimeError: broken cv2"),
+    ):
+        list(pool.use(2).map_unordered(abs, [(-1,)]))
+
+
+def _broken_cv2_dir() -> str:
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="broken-cv2-")
+    with open(os.path.join(folder, "cv2.py"), "w") as handle:
+        handle.write("raise RuntimeError('broken cv2 for the test')\n")
+    return folder
 
 
 def test_start_pool_is_sized_by_params(tmp_path):
     params = tmp_path / "params.yaml"
+    before = {p.pid for p in _children()}
     params.write_text("prepare:\n  workers: 1\n")
     with pools.start_pool(params) as pool:
-        assert pool.use(1).workers == 1
-        assert not _children()  # one worker runs inline: nothing was spawned
+        assert isinstance(pool.use(1), pools._Inline)  # started inline: nothing spawned
+        assert not {p.pid for p in _children()} - before
+    params.write_text("prepare:\n  workers: 3\n")
+    with pools.start_pool(params) as pool:
+        # started with three workers before any use() call
+        assert _wait_for(lambda: len({p.pid for p in _children()} - before) >= 3)
+        assert pool.use(3).workers == 3

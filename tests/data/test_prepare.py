@@ -308,3 +308,30 @@ def test_each_stack_summary_line_follows_its_own_lines(tmp_path, capsys):
     lines = [line.split("masks/")[1] for line in err.splitlines() if "masks/" in line]
     assert lines[10] == "s0.tif: 3 more frames with problems (frames 10..12)", lines
     assert lines[11].startswith("s1.tif frame 0:") and len(lines) == 22, lines
+
+
+def test_verbose_logs_a_timeline_of_the_run(tmp_path):
+    make_raw(tmp_path, stacks=3)
+    write_params(tmp_path, workers=2)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackseg.cli", "-v", "prepare"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    stamped = re.findall(r"^stackseg +(\d+) ms DEBUG: (.+)$", proc.stderr, re.M)
+    steps = [message for _, message in stamped]
+    for step in (
+        "starting 2 worker processes",
+        "metadata of 6 files read",
+        "all jobs done",
+        "manifest written, output in place",
+    ):
+        assert step in steps, proc.stderr
+    assert steps.count("a worker is ready") == 2
+    at = {message: int(ms) for ms, message in stamped}  # milliseconds since start
+    assert at["starting 2 worker processes"] <= at["metadata of 6 files read"]
+    assert at["metadata of 6 files read"] <= at["all jobs done"]
+    assert at["all jobs done"] <= at["manifest written, output in place"]

@@ -38,3 +38,16 @@ def test_files_still_waiting_at_close_are_not_written(tmp_path):
     files.write("images/0.jpg", b"x")
     files.close()  # a job that stops on a problem closes without flushing
     assert _files(tmp_path) == {}
+
+
+def test_large_files_go_out_once_the_byte_limit_is_reached(tmp_path):
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+    files = _PairFiles(str(tmp_path), batch=16, max_bytes=1000)
+    files.write("images/0.jpg", b"x" * 600)
+    assert _files(tmp_path) == {}  # under the limit: waits
+    files.write("masks/0.png", b"y" * 600)  # 1,200 bytes waiting: out now, not at 16 pairs
+    assert _files(tmp_path) == {"images/0.jpg": b"x" * 600, "masks/0.png": b"y" * 600}
+    files.write("images/1.jpg", b"z")
+    assert len(_files(tmp_path)) == 2  # the count started again
+    files.close()

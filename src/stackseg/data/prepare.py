@@ -102,27 +102,32 @@ def _prepare(settings: PrepareSettings, pool: WorkerPool) -> tuple[dict, list[St
         raise InputDataError(problems)
     # a big stack becomes several jobs (jobs.py): cap by the files to inspect, not by stacks
     workers = resolve_workers(settings.workers, 2 * len(stacks))
-    log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, workers)
     runner = pool.use(workers)
+    log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, workers)
     fingerprint = manifest_io.fingerprint(settings.content_params())
     previous = manifest_io.read_previous(settings.prepared, fingerprint)
     # the paired stacks are checked even if pairing found problems: all are listed
     inspections = _inspect(runner, stacks, settings, set(previous))
+    log.debug("metadata of %d files read", len(inspections))
     problems += check_stacks(stacks, inspections, settings.mask_format, len(settings.classes))
     if problems:
         raise InputDataError(problems)
     temp = _fresh_temp_dir(settings.prepared)
     try:
         jobs = plan_jobs(stacks, inspections, settings, previous, temp)
+        log.debug("%d jobs planned", len(jobs))
         results = _merge(_run(runner, jobs, inline=workers <= 1))
         runner.release()
+        log.debug("all jobs done")
         problems = _problem_lines(results)
         if problems:
             raise InputDataError(problems)
         manifest = _manifest(settings, jobs, results, fingerprint)
         (temp / manifest_io.MANIFEST_NAME).write_text(manifest_io.dumps(manifest))
         _swap_into_place(temp, settings.prepared)
+        log.debug("manifest written, output in place")
     except BaseException:
+        pool.close()  # a worker still busy (Ctrl-C) would write into what is being removed
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return manifest, results

@@ -21,7 +21,10 @@ from stackseg.data.scaling import Scaler, StackStatistics, needs_scaling
 from stackseg.data.tiff_io import StackReader
 
 FRACTION_DIGITS = 6
-WRITE_BATCH = 16  # pairs held in memory before their files are created (about 0.5 MB)
+# Encoded pairs held in memory before their files are created: 16 (about 0.5 MB at 256 x 256
+# px), fewer once they hold WRITE_BYTES (large frames).
+WRITE_BATCH = 16
+WRITE_BYTES = 1 << 20
 
 Problems = list[tuple[str, int, str]]
 
@@ -151,23 +154,24 @@ class _PairFiles:
     """Creates the pair files of one job through open handles on their directories (one
     path component to look up per file instead of the whole path).
 
-    Encoded files wait in memory and go out in bursts of WRITE_BATCH pairs, one directory
-    after the other, rather than alternating between the images and masks folders with
-    the encoders' work in between; `benchmarks/prepare_parts.py` times both ways.
+    Encoded files wait in memory and go out in bursts of `batch` pairs (or `max_bytes`),
+    one directory after the other, rather than alternating between the images and masks
+    folders with the encoders' work in between; `benchmarks/prepare_parts.py` times both.
     """
 
-    def __init__(self, root: str, batch: int = WRITE_BATCH):
+    def __init__(self, root: str, batch: int = WRITE_BATCH, max_bytes: int = WRITE_BYTES):
         self.root = root
-        self.batch = batch
+        self.batch, self.max_bytes = batch, max_bytes
         self._dirs: dict[str, int] = {}
         self._waiting: dict[str, list[tuple[str, bytes]]] = {}
-        self._count = 0
+        self._count = self._bytes = 0
 
     def write(self, relative: str, data: bytes) -> None:
         folder, name = relative.rsplit("/", 1)
         self._waiting.setdefault(folder, []).append((name, data))
         self._count += 1
-        if self._count >= 2 * self.batch:
+        self._bytes += len(data)
+        if self._count >= 2 * self.batch or self._bytes >= self.max_bytes:
             self.flush()
 
     def flush(self) -> None:
@@ -177,7 +181,7 @@ class _PairFiles:
             for name, data in files:
                 _create(self._dirs[folder], name, data)
         self._waiting.clear()
-        self._count = 0
+        self._count = self._bytes = 0
 
     def close(self) -> None:
         """Close the directories; files still waiting are dropped (call flush first)."""
