@@ -84,6 +84,7 @@ def test_pool_starts_its_workers_before_any_work_and_stops_them(tmp_path):
 
 
 def test_pool_is_replaced_when_the_settings_ask_for_another_size():
+    before = {p.pid for p in _children()}
     with pools.WorkerPool(2) as pool:
         first = pool.use(2)
         inline = pool.use(1)
@@ -91,15 +92,13 @@ def test_pool_is_replaced_when_the_settings_ask_for_another_size():
         assert not first.usable  # the replaced pool was shut down
         # one worker: plain calls in this process, no child
         assert list(inline.map_unordered(os.getpid, [()])) == [os.getpid()]
+        first_pids = {p.pid for p in _children()} - before
+        assert _wait_for(lambda: not any(psutil.pid_exists(pid) for pid in first_pids), 30)
         bigger = pool.use(3)
         assert bigger is not inline
-        pids = set(bigger.map_unordered(_slow_pid, [()] * 6))
-        assert len(pids) == 3 and os.getpid() not in pids
-
-
-def _slow_pid() -> int:
-    time.sleep(0.3)  # long enough that every worker takes one of the six tasks
-    return os.getpid()
+        # three new worker processes, started before any task of theirs
+        assert _wait_for(lambda: len({p.pid for p in _children()} - before) >= 3)
+        assert list(bigger.map_unordered(abs, [(-3,)])) == [3]
 
 
 def test_a_bigger_pool_is_kept_for_fewer_stacks_than_workers():
