@@ -70,7 +70,7 @@ def _call(function: Callable, args: tuple):
     if _startup_error is not None:
         raise StacksegError(
             f"a prepare worker could not start ({_startup_error}); "
-            "reinstall the environment (make install) and try again"
+            "reinstall the environment (make clean-venv install) and try again"
         )
     return function(*args)
 
