@@ -335,3 +335,41 @@ def test_verbose_logs_a_timeline_of_the_run(tmp_path):
     assert at["starting 2 worker processes"] <= at["metadata of 6 files read"]
     assert at["metadata of 6 files read"] <= at["all jobs done"]
     assert at["all jobs done"] <= at["manifest written, output in place"]
+
+
+def test_lzw_masks_give_the_same_pairs_and_a_missing_decoder_is_reported(
+    tmp_path, capsys, caplog, monkeypatch
+):
+    caplog.set_level(logging.INFO, logger="stackseg")
+    rng = np.random.default_rng(5)
+    raw = tmp_path / "data" / "raw"
+    for index in range(3):
+        name = f"s{index}"
+        write_image(raw / "images" / f"{name}.tif", rng.integers(0, 256, (4, 20, 30), np.uint8))
+        write_mask(raw / "masks" / f"{name}.tif", mask_frames(rng, 4, 20, 30), compression="lzw")
+    write_params(tmp_path)
+    _prepare_ok(tmp_path, capsys)
+    assert "LZW decoder was not built" not in _logged(caplog)
+    with_c = tree(tmp_path / PREPARED)
+    for pair in _manifest(tmp_path)["pairs"]:
+        want = tifffile.imread(raw / "masks" / f"{pair['stack']}.tif")[pair["frame"]]
+        np.testing.assert_array_equal(
+            np.asarray(Image.open(tmp_path / PREPARED / pair["mask"])), want * 255
+        )
+
+    # an install without a C compiler: the stage says so and tifffile's decoder does the work
+    import importlib.util
+
+    from stackseg.data import pages
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.endswith("_lzw") else find_spec(name, *a),
+    )
+    monkeypatch.setattr(pages, "tiff_lzw_decode", None)
+    shutil.rmtree(tmp_path / PREPARED)
+    _prepare_ok(tmp_path, capsys)
+    assert "LZW decoder was not built (no C compiler at install time)" in _logged(caplog)
+    assert tree(tmp_path / PREPARED) == with_c

@@ -46,7 +46,8 @@ def _library_versions() -> dict[str, str]:
 def _code_hash() -> str:
     """Any change to the prepare code may change the bytes: it redoes every stack."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    package = Path(__file__).parent
+    for path in sorted([*package.glob("*.py"), *package.glob("*.c")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

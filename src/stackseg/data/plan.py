@@ -165,6 +165,15 @@ def codec_description(jpeg_quality: int) -> dict:
     }
 
 
+def fast_lzw_missing(layouts) -> bool:
+    """True if some of the stacks are LZW-compressed and the C decoder (pages.py) was not
+    built; checked in the parent without importing it."""
+    from importlib.util import find_spec
+
+    lzw = any(layout.direct is not None and layout.direct.compression == 5 for layout in layouts)
+    return lzw and find_spec("stackseg.data._lzw") is None
+
+
 def inspect_file(path: str, class_axis_size: int | None, content_hash: bool = True) -> Inspection:
     """Metadata of one raw file, and its content hash if asked (runs in a worker process)."""
     from stackseg.data.hashing import file_hash
