@@ -64,11 +64,22 @@ def test_a_stream_cut_short_decodes_what_it_holds():
     assert 0 < len(decoded) < len(data) and data.startswith(decoded)
 
 
-def _msb_first_stream(codes: tuple[int, ...]) -> bytes:
-    """9-bit codes packed MSB first, as TIFF 6 LZW has them (short streams only)."""
-    bits = "".join(f"{code:09b}" for code in codes)
-    size = (len(bits) + 7) // 8
-    return int(bits.ljust(8 * size, "0"), 2).to_bytes(size, "big")
+def _msb_first_stream(codes) -> bytes:
+    """Codes packed MSB first with TIFF 6's widths: 9 bits after CLEAR, one bit more once
+    the next table entry would be 511, 1023 and 2047 ("early change")."""
+    width, next_entry, first, bits = 9, 258, True, []
+    for code in codes:
+        bits.append(f"{code:0{width}b}")
+        if code == 256:
+            width, next_entry, first = 9, 258, True
+        elif first:
+            first = False
+        else:
+            next_entry += 1
+            width += next_entry in (511, 1023, 2047)
+    text = "".join(bits)
+    size = (len(text) + 7) // 8
+    return int(text.ljust(8 * size, "0"), 2).to_bytes(size, "big")
 
 
 def test_corrupt_codes_are_refused():
@@ -78,6 +89,21 @@ def test_corrupt_codes_are_refused():
         _decode(_msb_first_stream((256, 65, 300, 257)), 100)
     with pytest.raises(ValueError, match="code 258 follows a clear code"):
         _decode(_msb_first_stream((256, 258, 257)), 100)
+    with pytest.raises(ValueError, match="starts with code 65, not a clear code"):
+        _decode(_msb_first_stream((65, 66, 257)), 100)
+
+
+def test_a_full_table_takes_as_many_more_codes_as_imagecodecs_allows():
+    # without CLEAR every 12-bit code looks defined once the table is full, so a damaged
+    # CLEAR would pass as pixels: like imagecodecs (and libtiff), stop 1024 codes later
+    literals = [code % 256 for code in range(4863)]
+    stream = _msb_first_stream((256, *literals, 257))
+    assert _decode(stream, 5000)[0] == bytes(literals) == imagecodecs.lzw_decode(stream)
+    damaged = _msb_first_stream((256, *literals, 7, 257))
+    with pytest.raises(ValueError, match="code 7 long after the table is full"):
+        _decode(damaged, 5000)
+    with pytest.raises(Exception, match="TABLE_TOO_SMALL"):
+        imagecodecs.lzw_decode(damaged)
 
 
 def test_random_and_damaged_input_never_writes_outside_the_buffer():

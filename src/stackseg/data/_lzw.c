@@ -10,8 +10,10 @@
  *
  * Scope: TIFF 6 LZW (codes MSB-first, 9 to 12 bits, "early change"), which is what every
  * current writer produces. Streams in the old LSB-first variant are left to imagecodecs by
- * the caller (pages.py). Corrupt input raises ValueError; nothing is read or written
- * outside the given buffers. Tested against imagecodecs in tests/data/test_lzw.py.
+ * the caller (pages.py). Corrupt input raises ValueError, as in imagecodecs: a stream not
+ * starting with CLEAR, a code not yet in the table, or more than LZW_SLACK codes after the
+ * table is full. Nothing is read or written outside the given buffers. Tested against
+ * imagecodecs in tests/data/test_lzw.py (and, in review, fuzzed under ASan and UBSan).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,7 +26,11 @@
 #define LZW_TABLE 4096
 #define NO_CODE LZW_TABLE /* no previous code: the stream just started or was cleared */
 
-enum { OK = 0, FIRST_NOT_LITERAL = -1, UNKNOWN_CODE = -2 };
+/* codes accepted after the table is full and before the next CLEAR, as imagecodecs and
+ * libtiff allow; past that the stream is damaged (every 12-bit code would look valid) */
+#define LZW_SLACK 1024
+
+enum { NO_CLEAR = -1, FIRST_NOT_LITERAL = -2, UNKNOWN_CODE = -3, TABLE_FULL = -4 };
 
 typedef struct {
     Py_ssize_t start; /* where the entry's string sits in the output */
@@ -41,6 +47,7 @@ static Py_ssize_t decode(const uint8_t *src, Py_ssize_t srcsize, uint8_t *dst,
     int bits = 0;
     Py_ssize_t pos = 0, out = 0;
     uint32_t width = 9, next = LZW_FIRST, old = NO_CODE;
+    int cleared = 0;
 
     while (out < dstsize) {
         while (bits <= 56 && pos < srcsize) {
@@ -51,14 +58,19 @@ static Py_ssize_t decode(const uint8_t *src, Py_ssize_t srcsize, uint8_t *dst,
             break; /* the input ends without EOI: what was decoded stands */
         uint32_t code = (uint32_t)(bitbuf >> (bits - (int)width)) & ((1u << width) - 1);
         bits -= (int)width;
-        if (code == LZW_EOI)
-            break;
         if (code == LZW_CLEAR) {
             next = LZW_FIRST;
             width = 9;
             old = NO_CODE;
+            cleared = 1;
             continue;
         }
+        if (!cleared) { /* TIFF 6: a strip starts with CLEAR (imagecodecs insists too) */
+            *bad_code = code;
+            return NO_CLEAR;
+        }
+        if (code == LZW_EOI)
+            break;
         Py_ssize_t room = dstsize - out, len;
         if (old == NO_CODE) {
             if (code > 255) {
@@ -68,6 +80,10 @@ static Py_ssize_t decode(const uint8_t *src, Py_ssize_t srcsize, uint8_t *dst,
             dst[out++] = (uint8_t)code;
             old = code;
             continue;
+        }
+        if (next >= LZW_TABLE + LZW_SLACK) {
+            *bad_code = code;
+            return TABLE_FULL;
         }
         Py_ssize_t old_len = old < 256 ? 1 : table[old].len;
         if (code < 256) {
@@ -93,21 +109,21 @@ static Py_ssize_t decode(const uint8_t *src, Py_ssize_t srcsize, uint8_t *dst,
             /* new entry: the previous code's string and the first byte written now */
             table[next].start = out - old_len;
             table[next].len = old_len + 1;
-            next++;
-            if (next == 511)
-                width = 10;
-            else if (next == 1023)
-                width = 11;
-            else if (next == 2047)
-                width = 12;
         }
+        next++; /* counts on past a full table, towards LZW_SLACK */
+        if (next == 511)
+            width = 10;
+        else if (next == 1023)
+            width = 11;
+        else if (next == 2047)
+            width = 12;
         out += len < room ? len : room;
         old = code;
     }
     return out;
 }
 
-static PyObject *tiff_lzw_decode(PyObject *self, PyObject *args)
+static PyObject *tiff_lzw_decode(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer src, dst;
     uint32_t bad_code = 0;
@@ -126,6 +142,12 @@ static PyObject *tiff_lzw_decode(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&src);
     PyBuffer_Release(&dst);
+    if (written == NO_CLEAR)
+        return PyErr_Format(PyExc_ValueError,
+                            "corrupt LZW data: starts with code %u, not a clear code", bad_code);
+    if (written == TABLE_FULL)
+        return PyErr_Format(PyExc_ValueError,
+                            "corrupt LZW data: code %u long after the table is full", bad_code);
     if (written == FIRST_NOT_LITERAL)
         return PyErr_Format(PyExc_ValueError,
                             "corrupt LZW data: code %u follows a clear code", bad_code);

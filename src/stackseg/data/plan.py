@@ -166,12 +166,15 @@ def codec_description(jpeg_quality: int) -> dict:
 
 
 def fast_lzw_missing(layouts) -> bool:
-    """True if some of the stacks are LZW-compressed and the C decoder (pages.py) was not
-    built; checked in the parent without importing it."""
-    from importlib.util import find_spec
-
-    lzw = any(layout.direct is not None and layout.direct.compression == 5 for layout in layouts)
-    return lzw and find_spec("stackseg.data._lzw") is None
+    """True if some of the stacks are LZW-compressed and the C decoder (pages.py) cannot be
+    imported: not built, or built for another Python (the module itself is tiny)."""
+    if not any(layout.direct is not None and layout.direct.compression == 5 for layout in layouts):
+        return False
+    try:
+        import stackseg.data._lzw  # noqa: F401
+    except ImportError:
+        return True
+    return False
 
 
 def inspect_file(path: str, class_axis_size: int | None, content_hash: bool = True) -> Inspection:
