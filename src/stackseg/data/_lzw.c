@@ -1,7 +1,7 @@
 /* TIFF LZW decoding for the prepare workers (stackseg.data.pages).
  *
  * Why this exists: on the demo masks, tifffile's decoder (imagecodecs' imcd_lzw_decode)
- * took a quarter of a prepare worker's time. It copies every string twice, byte by byte:
+ * took 16% of a prepare worker's time. It copies every string twice, byte by byte:
  * into the output and into a table buffer of its own that it allocates on every call. Here
  * a table entry is only a (start, length) reference into the output, where every string
  * already sits: a new entry is the previous code's output plus the first byte of the
