@@ -9,6 +9,7 @@ import tifffile
 
 from stackseg.data import pages
 from stackseg.data._lzw import tiff_lzw_decode  # the dev install must have built it
+from stackseg.data.plan import LZW_COMPRESSION
 from stackseg.data.tiff_io import StackReader, read_layout
 
 RNG = np.random.default_rng(7)
@@ -33,18 +34,19 @@ def _samples() -> dict[str, bytes]:
 SAMPLES = _samples()
 
 
-def _decode(encoded: bytes, size: int) -> tuple[bytes, np.ndarray]:
+def _decode(encoded: bytes, size: int) -> bytes:
+    """The decoded bytes, from an output buffer of `size` followed by a guard region."""
     out = np.full(size + GUARD, 0xAB, np.uint8)
     written = tiff_lzw_decode(encoded, out[:size])
     assert (out[size:] == 0xAB).all(), "wrote past the output buffer"
-    return out[:written].tobytes(), out
+    return out[:written].tobytes()
 
 
 @pytest.mark.parametrize("name", list(SAMPLES))
 def test_decodes_what_imagecodecs_encodes(name):
     data = SAMPLES[name]
     encoded = imagecodecs.lzw_encode(data)
-    decoded, _ = _decode(encoded, len(data))
+    decoded = _decode(encoded, len(data))
     assert decoded == data
     assert decoded == imagecodecs.lzw_decode(encoded)
 
@@ -53,14 +55,14 @@ def test_a_short_buffer_gets_the_first_bytes_only():
     data = SAMPLES["long runs"]
     encoded = imagecodecs.lzw_encode(data)
     for size in (1, 2, 1000, len(data) - 1):
-        decoded, _ = _decode(encoded, size)
+        decoded = _decode(encoded, size)
         assert decoded == data[:size]
 
 
 def test_a_stream_cut_short_decodes_what_it_holds():
     data = SAMPLES["binary mask"]
     encoded = imagecodecs.lzw_encode(data)
-    decoded, _ = _decode(encoded[: len(encoded) // 2], len(data))
+    decoded = _decode(encoded[: len(encoded) // 2], len(data))
     assert 0 < len(decoded) < len(data) and data.startswith(decoded)
 
 
@@ -84,7 +86,7 @@ def _msb_first_stream(codes) -> bytes:
 
 def test_corrupt_codes_are_refused():
     stream = _msb_first_stream((256, 65, 66, 258, 257))  # CLEAR, A, B, "AB", EOI
-    assert _decode(stream, 100)[0] == b"ABAB" == imagecodecs.lzw_decode(stream)
+    assert _decode(stream, 100) == b"ABAB" == imagecodecs.lzw_decode(stream)
     with pytest.raises(ValueError, match="code 300 is not yet in the table"):
         _decode(_msb_first_stream((256, 65, 300, 257)), 100)
     with pytest.raises(ValueError, match="code 258 follows a clear code"):
@@ -98,7 +100,7 @@ def test_a_full_table_takes_as_many_more_codes_as_imagecodecs_allows():
     # CLEAR would pass as pixels: like imagecodecs (and libtiff), stop 1024 codes later
     literals = [code % 256 for code in range(4863)]
     stream = _msb_first_stream((256, *literals, 257))
-    assert _decode(stream, 5000)[0] == bytes(literals) == imagecodecs.lzw_decode(stream)
+    assert _decode(stream, 5000) == bytes(literals) == imagecodecs.lzw_decode(stream)
     damaged = _msb_first_stream((256, *literals, 7, 257))
     with pytest.raises(ValueError, match="code 7 long after the table is full"):
         _decode(damaged, 5000)
@@ -144,7 +146,7 @@ def test_lzw_stacks_are_read_with_the_c_decoder(tmp_path, monkeypatch):
     path = tmp_path / "masks.tif"
     tifffile.imwrite(path, frames, photometric="rgb", compression="lzw", rowsperstrip=10)
     layout = read_layout(str(path), 3)
-    assert layout.direct is not None and layout.direct.compression == pages.LZW
+    assert layout.direct is not None and layout.direct.compression == LZW_COMPRESSION
     calls = []
     monkeypatch.setattr(
         pages, "tiff_lzw_decode", lambda data, out: calls.append(1) or tiff_lzw_decode(data, out)

@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from stackseg.data.plan import DirectPages
+from stackseg.data.plan import LZW_COMPRESSION, DirectPages
 
 try:
     from stackseg.data._lzw import tiff_lzw_decode
@@ -31,8 +31,7 @@ except ImportError:  # built without a C compiler: tifffile's decoder (plan.fast
 
 # Lossless codecs whose strips tifffile decodes with one call: LZW, Adobe Deflate,
 # Deflate, Zstd (both codes).
-STRIP_CODECS = (5, 8, 32946, 34926, 50000)
-LZW = 5
+STRIP_CODECS = (LZW_COMPRESSION, 8, 32946, 34926, 50000)
 NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
@@ -83,7 +82,7 @@ class DirectPageReader:
             from tifffile import TIFF
 
             self._decompress = TIFF.DECOMPRESSORS[plan.compression]
-            if plan.compression == LZW and tiff_lzw_decode is not None:
+            if plan.compression == LZW_COMPRESSION and tiff_lzw_decode is not None:
                 self._decompress = _lzw_decoder(self._decompress)
         self._fd = os.open(path, os.O_RDONLY)
 

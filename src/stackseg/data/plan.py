@@ -20,6 +20,8 @@ JPEG_SUBSAMPLING = "444"
 PNG_LEVEL = 1
 PNG_STRATEGY_RLE = 3
 PNG_FILTER_SUB = 16
+# TIFF compression code of LZW, whose strips the C decoder reads (pages.py, _lzw.c)
+LZW_COMPRESSION = 5
 # content hash of the raw files (hashing.py), recorded as each stack's source_hash
 HASH_ALGORITHM = "xxh3-128"
 
@@ -168,7 +170,10 @@ def codec_description(jpeg_quality: int) -> dict:
 def fast_lzw_missing(layouts) -> bool:
     """True if some of the stacks are LZW-compressed and the C decoder (pages.py) cannot be
     imported: not built, or built for another Python (the module itself is tiny)."""
-    if not any(layout.direct is not None and layout.direct.compression == 5 for layout in layouts):
+    if not any(
+        layout.direct is not None and layout.direct.compression == LZW_COMPRESSION
+        for layout in layouts
+    ):
         return False
     try:
         import stackseg.data._lzw  # noqa: F401
