@@ -1,6 +1,6 @@
 """The `stackseg` command: one subcommand per stage or tool.
 
-Subcommand modules live in stackseg.stages and are imported only when chosen, so
+Subcommand modules live in stackseg.commands and are imported only when chosen, so
 `stackseg prepare` never pays for (or depends on) importing TensorFlow.
 """
 
@@ -14,7 +14,7 @@ import sys
 from stackseg import __version__
 from stackseg.errors import StacksegError
 
-# name -> (module in stackseg.stages, one-line help)
+# name -> (module in stackseg.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("synth", "write the built-in demo dataset of TIFF stacks to data/raw"),
     "prepare": ("prepare", "explode image/mask stacks into jpg/png pairs with a manifest"),
@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _load(name: str):
-    return importlib.import_module(f"stackseg.stages.{COMMANDS[name][0]}")
+    return importlib.import_module(f"stackseg.commands.{COMMANDS[name][0]}")
 
 
 def build_parser(names: list[str] | None = None) -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from tests.conftest import tiny_params
 
 
 def test_stage_import_stays_light():
-    code = "import sys, stackseg.stages.evaluate; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, stackseg.commands.evaluate; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -38,7 +38,14 @@ TRAIN_CROP_RULE = (
 
 PACKAGE = Path(__file__).resolve().parents[1]
 # The training code, relative to the package: the train stage's code dependencies in dvc.yaml
-TRAINING_CODE = ("models", "train", "stages/train.py", "documents.py")
+TRAINING_CODE = (
+    "models",
+    "train",
+    "commands/train.py",
+    "documents.py",
+    "contracts.py",
+    "atomic.py",
+)
 
 
 def _training_files() -> list[Path]:
