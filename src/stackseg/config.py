@@ -8,8 +8,9 @@ type is refused with one line per problem naming the key, so a typo in
 `dvc exp run -S +train.epocs=3` fails loudly instead of being silently ignored.
 
 The allowed names of `train.loss` and `train.arch` are defined once, here (`LOSSES`,
-`ARCHITECTURES`), where the config can check them without importing TensorFlow; the
-registries in train/losses.py and models/sm_factory.py are built from them.
+`ARCHITECTURES`), where the config can check them without importing TensorFlow:
+train/losses.py builds its registry from LOSSES, and tests/test_config.py checks that
+models/sm_factory.py maps exactly the sm_* names of ARCHITECTURES.
 """
 
 from __future__ import annotations
