@@ -147,6 +147,7 @@ def dvc_project(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_dvc_exp_run_with_the_printed_overrides_applies_the_profile(dvc_project):
     profile = dvc_project / "profiles" / "full.yaml"
     printed = run(["stackseg", "overrides", str(profile)], dvc_project).stdout.split()
@@ -156,6 +157,7 @@ def test_dvc_exp_run_with_the_printed_overrides_applies_the_profile(dvc_project)
     assert load_config(dvc_project / "params.yaml") == expected
 
 
+@pytest.mark.slow
 def test_a_key_added_by_dvc_exp_run_is_refused_and_dvc_checkout_restores(dvc_project):
     out = dvc_project / "out.txt"
     before = out.read_text()
