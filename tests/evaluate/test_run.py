@@ -87,7 +87,7 @@ def cfg(tmp_path):
             "evaluate_metrics": str(tmp_path / "metrics" / "evaluate.json"),
             "evaluate_plots": str(tmp_path / "plots" / "evaluate"),
         },
-        evaluate={"overlays": 2, "batch_size": 3, "threshold": 0.5},
+        evaluate={"overlays": 2, "batch_size": 3},
     )
     return config_from_dict(params)
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stackseg.config import AugmentConfig, TrainConfig
 from stackseg.errors import InputDataError
 from stackseg.train.dataset import PairSource, build_train_input, train_dataset
 from stackseg.train.prepared import read_prepared
+from tests.conftest import train_config
 
 CLASSES = ["disc", "ring", "streak"]
-CFG = TrainConfig(image_size=32, batch_size=4, epochs=3)
+CFG = train_config(image_size=32, batch_size=4, epochs=3)
 
 
 def _input(prepared: Path, cfg=CFG, start=0, budget=10**9, seed=42):
@@ -83,10 +83,10 @@ def test_cache_decision_does_not_change_the_data(prepared: Path):
 def test_without_augmentation_a_full_size_crop_is_the_frame(prepared: Path):
     """No augmentation and a crop as large as the frame: batches hold the decoded pairs."""
     data = read_prepared(prepared, CLASSES)
-    cfg = TrainConfig(
+    cfg = train_config(
         image_size=40,
         batch_size=8,
-        augment=AugmentConfig(flip=False, rot90=False, brightness=0, contrast=0),
+        augment={"flip": False, "rot90": False, "brightness": 0, "contrast": 0},
     )
     pairs = data.splits["val"]  # two 32x40 frames, padded to 40x40 (4 rows above and below)
     source = PairSource(pairs, 1, 3, in_memory=False)
