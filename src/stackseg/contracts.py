@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from stackseg import atomic
 from stackseg.errors import InputDataError
@@ -129,6 +129,13 @@ class Manifest(_Record):
     splits: dict[str, SplitBalance]
     stacks: dict[str, StackRecord]
     pairs: list[Pair]
+
+    @field_validator("splits", "split_fractions")
+    @classmethod
+    def _every_split(cls, value: dict) -> dict:
+        if sorted(value) != sorted(SPLITS):
+            raise ValueError(f"expected the splits {list(SPLITS)}, got {list(value)}")
+        return value
 
     def split_pairs(self, split: str) -> list[Pair]:
         """The pairs of one split, in manifest order (sorted by stack, frame)."""
