@@ -18,7 +18,7 @@ export UV_COMPILE_BYTECODE ?= 1
 .PHONY: help pipeline test install install-dev lint data lock clean-venv cml-report check-remote s3-dev
 
 help:
-	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, show metrics"
+	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, summary of the results"
 	@echo "make test       set up .venv with dev tools, run ruff and the test suite"
 	@echo "make lock       regenerate requirements.lock / requirements-dev.lock"
 	@echo "make cml-report BASE=origin/main   the CI pull-request job up to 'cml comment' (report.md)"
@@ -61,7 +61,7 @@ data: install
 
 pipeline: data
 	dvc repro
-	dvc metrics show
+	stackseg summary  # test IoU vs the baseline, per class, where the plots are
 
 lint: install-dev
 	ruff check src tests benchmarks

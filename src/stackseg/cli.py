@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train the segmentation model on the prepared pairs"),
     "evaluate": ("evaluate", "score the model on the test split, write metrics and plots"),
     "report": ("report", "write a Markdown report comparing the workspace to a base revision"),
+    "summary": ("summary", "print the test results: mean IoU vs baseline, per class, plots"),
 }
 
 

@@ -65,7 +65,5 @@ def run(args: argparse.Namespace) -> None:
     if args.if_missing and (count := holds_stacks(out)):
         log.info("%s already holds %d image stacks: leaving them (--if-missing)", out, count)
         return
-    settings = settings_from_config(
-        config, stacks=args.stacks, frames=args.frames, seed=args.seed
-    )
+    settings = settings_from_config(config, stacks=args.stacks, frames=args.frames, seed=args.seed)
     generate(settings, out, workers=args.workers)
