@@ -87,7 +87,7 @@ check-remote: install
 # A real S3 server on 127.0.0.1:9000 (nanio, a dev dependency; objects kept as files under
 # ~/.cache/stackseg/s3-dev) with the bucket created: prints the variables to export, Ctrl-C stops.
 s3-dev: install-dev
-	python -m stackseg.devtools.s3server $(S3_DEV_FLAGS)
+	python devtools/s3server.py $(S3_DEV_FLAGS)
 
 lock: $(UV)
 	$(UV) pip compile --universal --python-version 3.11 -q requirements.txt -o requirements.lock
