@@ -92,7 +92,8 @@ def summarize(metrics: dict, metrics_path: Path, plots_dir: Path) -> str:
         raise InputDataError(
             f"{metrics_path}: per_class: missing or empty: run `dvc repro evaluate`"
         )
-    baseline = metrics.get("baseline") if isinstance(metrics.get("baseline"), dict) else {}
+    found = metrics.get("baseline")
+    baseline: dict = found if isinstance(found, dict) else {}
     tested = f"{frames} test frames" if isinstance(frames, int) else "the test split"
     lines = [
         f"Test results ({tested}, {metrics_path}):",
