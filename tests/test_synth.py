@@ -252,6 +252,10 @@ def test_cli_writes_the_configured_dataset(tmp_path):
         ["stackseg", "synth", "--params", str(params), "--out", str(tmp_path / "demo")], tmp_path
     )
     assert "wrote 2 stacks" in proc.stderr
+    # stderr is captured, not a terminal: plain progress lines, the last one at the end
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("synth: ")]
+    assert progress[-1].startswith("synth: 6/6 frames (100%), ")
+    assert "\r" not in proc.stderr
     mask = read(tmp_path / "demo/masks/stack_001.tif")
     assert mask.shape == (3, 24, 40, 3)
 
