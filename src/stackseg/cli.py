@@ -79,7 +79,9 @@ def build_parser(names: list[str] | None = None) -> argparse.ArgumentParser:
         prog="stackseg", description="Reproducible segmentation of multi-page TIFF stacks."
     )
     parser.add_argument("--version", action="version", version=f"stackseg {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, TensorFlow's own lines too"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in names if names is not None else COMMANDS:
         module_name, help_text = COMMANDS[name]
