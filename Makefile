@@ -18,7 +18,7 @@ export UV_COMPILE_BYTECODE ?= 1
 .PHONY: help pipeline test install install-dev lint data lock clean-venv cml-report check-remote s3-dev
 
 help:
-	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, show metrics"
+	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, summary of the results"
 	@echo "make test       set up .venv with dev tools, run ruff and the test suite"
 	@echo "make lock       regenerate requirements.lock / requirements-dev.lock"
 	@echo "make cml-report BASE=origin/main   the CI pull-request job up to 'cml comment' (report.md)"
@@ -61,7 +61,7 @@ data: install
 
 pipeline: data
 	dvc repro
-	dvc metrics show
+	stackseg summary  # test IoU vs the baseline, per class, where the plots are
 
 lint: install-dev
 	ruff check src tests benchmarks
@@ -88,7 +88,7 @@ check-remote: install
 # A real S3 server on 127.0.0.1:9000 (nanio, a dev dependency; objects kept as files under
 # ~/.cache/stackseg/s3-dev) with the bucket created: prints the variables to export, Ctrl-C stops.
 s3-dev: install-dev
-	python -m stackseg.devtools.s3server $(S3_DEV_FLAGS)
+	python devtools/s3server.py $(S3_DEV_FLAGS)
 
 lock: $(UV)
 	$(UV) pip compile --universal --python-version 3.11 -q requirements.txt -o requirements.lock

@@ -26,6 +26,9 @@ from pydantic_core import ErrorDetails
 from stackseg.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
+# The full-scale profile, relative to the project root (the directory of params.yaml): used by
+# `stackseg synth --full` and by `dvc exp run $(stackseg overrides profiles/full.yaml)`.
+FULL_PROFILE = Path("profiles/full.yaml")
 
 # A combined loss is its terms joined by "_" (bce_dice = bce + dice): train/losses.py
 # builds its registry from these names.
