@@ -288,7 +288,7 @@ def test_full_without_or_with_a_bad_profile_is_one_line(tmp_path, capsys):
     assert cli.main(args) == 2
     profile = tmp_path / FULL_PROFILE
     assert capsys.readouterr().err.splitlines() == [
-        f"stackseg synth: error: {profile}: not found (run from the project root)"
+        f"stackseg synth: error: {profile}: not found (profiles live in profiles/ of the project root)"
     ]
     profile.parent.mkdir()
     profile.write_text("synth:\n  stacks: 41\n  frams: 490\n")
