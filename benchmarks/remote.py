@@ -211,8 +211,8 @@ def figures_markdown(results: dict[int, dict[str, float]], files: int) -> str:
     ]
     for jobs, r in results.items():
         lines.append(
-            f"| {jobs} | {r['push_s']:.0f} | {files / r['push_s']:.0f} | {r['push_rss']:.0f} "
-            f"| {r['pull_s']:.0f} | {files / r['pull_s']:.0f} | {r['pull_rss']:.0f} |"
+            f"| {jobs} | {r['push_s']:.1f} | {files / r['push_s']:.0f} | {r['push_rss']:.0f} "
+            f"| {r['pull_s']:.1f} | {files / r['pull_s']:.0f} | {r['pull_rss']:.0f} |"
         )
     return "\n".join(lines)
 

@@ -115,5 +115,5 @@ def test_remote_markdown_has_one_row_per_jobs_value():
         8: {"push_s": 40.0, "push_rss": 215.0, "pull_s": 25.0, "pull_rss": 221.0},
     }
     markdown = remote.figures_markdown(results, files=4000).splitlines()
-    assert markdown[2] == "| 2 | 100 | 40 | 210 | 50 | 80 | 221 |"
-    assert markdown[3] == "| 8 | 40 | 100 | 215 | 25 | 160 | 221 |"
+    assert markdown[2] == "| 2 | 100.0 | 40 | 210 | 50.0 | 80 | 221 |"
+    assert markdown[3] == "| 8 | 40.0 | 100 | 215 | 25.0 | 160 | 221 |"
