@@ -19,7 +19,7 @@ export UV_COMPILE_BYTECODE ?= 1
 
 help:
 	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, summary of the results"
-	@echo "make test       set up .venv with dev tools, run ruff and the test suite"
+	@echo "make test       set up .venv with dev tools, run the linters (ruff, mypy), the docs build and the test suite"
 	@echo "make lock       regenerate requirements.lock / requirements-dev.lock"
 	@echo "make cml-report BASE=origin/main   the CI pull-request job up to 'cml comment' (report.md)"
 	@echo "make check-remote                  does the DVC remote hold everything dvc.lock references?"
@@ -73,7 +73,10 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The docs site (docs/, mkdocs.yml) into the git-ignored site/, first (5 s): --strict fails on
+# a dangling link, a missing benchmark figures file or an API reference that does not resolve.
 test: lint node_modules/.installed
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet
 	pytest
 
 # The CML pull-request job up to the `cml comment` call (.github/workflows/cml.yml runs the
