@@ -42,6 +42,7 @@ def write_prepared(root: Path, frames=FRAMES) -> Path:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / pair.image), image)
         decoded = cv2.imread(str(root / pair.image), cv2.IMREAD_GRAYSCALE)
+        assert decoded is not None
         mask[..., 0] = np.where(decoded >= 128, 255, 0)
         if has_ring:
             mask[3:9, 5:15, 1] = 255

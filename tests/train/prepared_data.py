@@ -7,6 +7,7 @@ The manifest is built through `stackseg.contracts` (tests/fixtures.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def _save_mask(masks: np.ndarray, path: Path) -> None:
 
 def write_prepared(
     root: Path,
-    classes: list[str] = ("disc", "ring", "streak"),
+    classes: Sequence[str] = ("disc", "ring", "streak"),
     image_channels: int = 1,
     frames: dict[str, list[tuple[str, int, int]]] | None = None,
     seed: int = 0,

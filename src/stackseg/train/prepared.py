@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from stackseg.contracts import MANIFEST_NAME, SPLITS, Manifest, read_manifest
 from stackseg.errors import InputDataError
@@ -43,7 +44,7 @@ class PreparedData:
     splits: dict[str, PairList]
 
     @property
-    def image_channels(self) -> int:
+    def image_channels(self) -> Literal[1, 3]:
         return self.manifest.image_channels
 
 
