@@ -54,8 +54,8 @@ def main() -> int:
     from stackseg.models import build_model
     from stackseg.train.dataset import PairSource, train_dataset
     from stackseg.train.determinism import configure_determinism
-    from stackseg.train.loop import compile_model
     from stackseg.train.prepared import read_prepared
+    from stackseg.train.stage import compile_model
 
     cfg = load_config("params.yaml")
     t = cfg.train

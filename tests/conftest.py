@@ -69,6 +69,9 @@ def make_project(path: Path, params: dict | None = None, synth: bool = True) -> 
     run(["git", "config", "user.name", "stackseg tests"], path)
     run(["dvc", "init", "-q"], path)
     run(["dvc", "config", "core.analytics", "false"], path)
+    # the project's custom plot templates (dvc.yaml's confusion plot) and its profiles
+    shutil.copytree(ROOT / ".dvc" / "plots", path / ".dvc" / "plots")
+    shutil.copytree(ROOT / "profiles", path / "profiles")
     if synth:
         run(["stackseg", "synth"], path)
     return path
