@@ -6,13 +6,18 @@ frame itself. A U-Net is not equivariant by construction (its kernels are learne
 symmetric); this is learned behaviour, so it is checked within tolerances, measured on the
 fixture's model (tests/model/conftest.py) over its 16 test frames of 48 x 48 x 3 classes:
 
-  transform  mask agreement  |p - p'| mean  |p - p'| max
-  hflip      0.9919          0.0100         0.95
-  vflip      0.9917          0.0100         0.96
-  rot90      0.9884          0.0135         0.97
-  rot180     0.9893          0.0127         0.97
-  rot270     0.9905          0.0115         0.97
+  transform  mask agreement  mask IoU  |p - p'| mean  |p - p'| max
+  hflip      0.9919          0.888     0.0099         0.95
+  vflip      0.9917          0.884     0.0100         0.96
+  rot90      0.9884          0.842     0.0135         0.97
+  rot180     0.9893          0.851     0.0126         0.97
+  rot270     0.9905          0.867     0.0115         0.97
 
+(mask agreement: pixels x classes on the same side of the card's threshold; mask IoU: of
+the two thresholded masks, i.e. agreement on the objects, which cover only ~7 % of pixels.)
+A 99 % agreement bound would fail the rotations of this model; a better-trained one gets
+closer (the 8-filter candidate of conftest.py agreed on only 98.5-98.7 %), but not within
+the fixture's time budget, so agreement is bounded at 98 %.
 The max is near 1 for every transform: a few boundary pixels flip from one side of the
 threshold to the other, so it is no useful bound. The tolerances below leave room for other
 platforms; a prediction that is *not* transformed back (wrong geometry) disagrees with a
@@ -32,7 +37,7 @@ import pytest
 MIN_MASK_AGREEMENT = 0.98  # fraction of pixels x classes on the same side of the threshold
 MAX_MEAN_ABS_DIFF = 0.03  # mean |probability difference| over pixels x classes
 MIN_FOREGROUND_IOU = 0.75  # IoU of the two thresholded masks: agreement on the objects
-FRAMES = 8
+FRAMES = 16  # the whole test split of the fixture
 
 Transform = tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
 # (forward, inverse) on (N, H, W, C) batches
