@@ -95,7 +95,7 @@ def test_unknown_key_inside_a_dvc_stage_says_how_to_restore_the_outputs(monkeypa
     lines = problems(params(train={"epocs": 3}))
     assert lines[0] == "params.yaml: train.epocs: unknown key"
     assert len(lines) == 2
-    assert "'train'" in lines[1] and "`dvc checkout` restores them" in lines[1]
+    assert "'train'" in lines[1] and "`dvc checkout` restores the cached ones" in lines[1]
     # only for unknown keys: a wrong value is refused before DVC could have added anything
     assert problems(params(train={"epochs": "many"})) == [
         "params.yaml: train.epochs: expected an integer, got str 'many'"

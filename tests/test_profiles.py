@@ -166,7 +166,7 @@ def test_a_key_added_by_dvc_exp_run_is_refused_and_dvc_checkout_restores(dvc_pro
     err = proc.stderr + proc.stdout
     assert "stackseg overrides: error: params.yaml: train.epocs: unknown key" in err
     assert "DVC removed the outputs of stage 'check'" in err
-    assert "`dvc checkout` restores them" in err
+    assert "`dvc checkout` restores the cached ones" in err
     assert not out.exists()  # DVC deleted it before stackseg ran
     # what the hint says to do
     run(["git", "checkout", "params.yaml"], dvc_project)

@@ -201,7 +201,8 @@ def _dvc_removed_outputs(source: str) -> str | None:
         return None
     return (
         f"{source}: DVC removed the outputs of stage {stage!r} before running it: remove the "
-        "unknown key, then `dvc checkout` restores them"
+        "unknown key, then `dvc checkout` restores the cached ones and `git checkout HEAD -- "
+        "models metrics plots` those kept in git (cache: false)"
     )
 
 

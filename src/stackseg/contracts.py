@@ -132,7 +132,7 @@ class Manifest(_Record):
 
     @field_validator("splits", "split_fractions")
     @classmethod
-    def _every_split(cls, value: dict) -> dict:
+    def _every_split(cls, value: dict[str, Any]) -> dict[str, Any]:
         if sorted(value) != sorted(SPLITS):
             raise ValueError(f"expected the splits {list(SPLITS)}, got {list(value)}")
         return value
