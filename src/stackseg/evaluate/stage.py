@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from stackseg.config import Config
 from stackseg.contracts import MANIFEST_NAME, Manifest, Pair, read_manifest
@@ -26,6 +25,7 @@ from stackseg.errors import InputDataError
 from stackseg.evaluate import baseline, io, outputs
 from stackseg.evaluate.results import Results, Throughput
 from stackseg.predict import predict_frames
+from stackseg.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,14 @@ def fit_baseline(prepared: Path, pairs: list[Pair], channels: int, n_classes: in
     if not pairs:
         raise InputDataError([f"{prepared / MANIFEST_NAME}: the train split is empty"])
     frames = io.iter_pairs(prepared, pairs, channels, n_classes)
-    progress = tqdm(frames, total=len(pairs), desc="baseline (train)", unit="frame", leave=False)
-    return baseline.fit_baseline(((image, mask) for _, image, mask in progress), n_classes)
+    with progress(len(pairs), "baseline (train)", "frame") as bar:
+
+        def counted():
+            for _, image, mask in frames:
+                yield image, mask
+                bar.update(1)
+
+        return baseline.fit_baseline(counted(), n_classes)
 
 
 def score_test(
@@ -66,11 +72,11 @@ def score_test(
 
     timer = Throughput(ordered, cfg.evaluate.batch_size)
     predictions = predict_frames(model, frames(), preprocess, multiple, cfg.evaluate.batch_size)
-    for name, image, probs in tqdm(
-        predictions, total=len(test), desc="evaluate (test)", unit="frame"
-    ):
-        timer.frame_done()
-        results.add(name, image, masks.pop(name), probs, threshold)
+    with progress(len(test), "evaluate (test)", "frame") as bar:
+        for name, image, probs in predictions:
+            timer.frame_done()
+            results.add(name, image, masks.pop(name), probs, threshold)
+            bar.update(1)
     log.info("%s", timer.report())
     return results
 
