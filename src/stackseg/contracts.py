@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -116,6 +116,10 @@ class SplitBalance(_Record):
 class Manifest(_Record):
     """`<prepared>/manifest.json`: what each pair is and how it was made."""
 
+    FORMAT: ClassVar[int | str] = MANIFEST_FORMAT
+    WHAT: ClassVar[str] = "manifest"
+    MADE_FOR: ClassVar[str] = "prepared for classes"
+
     format: int
     classes: list[str]
     image_channels: Literal[1, 3]
@@ -200,6 +204,10 @@ class TrainingSummary(_Record):
 class ModelCard(_Record):
     """`models/model.json`: the model's input and output contract and its lineage."""
 
+    FORMAT: ClassVar[int | str] = CARD_FORMAT
+    WHAT: ClassVar[str] = "model card"
+    MADE_FOR: ClassVar[str] = "model trained for classes"
+
     format: str
     model_file: str
     classes: list[str]
@@ -215,6 +223,9 @@ class ModelCard(_Record):
 
 
 # ------------------------------------------------------------------------ reading, writing
+
+
+_Document = TypeVar("_Document", Manifest, ModelCard)
 
 
 def _problems(path: Path, exc: ValidationError, fix: str) -> list[str]:
@@ -239,26 +250,33 @@ def _load(path: Path, missing: str, fix: str) -> dict[str, Any]:
     return data
 
 
-def read_manifest(prepared: str | Path, classes: Sequence[str] | None = None) -> Manifest:
-    """The manifest of a prepared directory, checked; `classes` (from params) must match."""
-    path = Path(prepared) / MANIFEST_NAME
-    fix = "rerun `dvc repro -f prepare`"
-    data = _load(path, "run `dvc repro prepare` or `stackseg prepare` first", fix)
-    if data.get("format") != MANIFEST_FORMAT:
+def _read(
+    path: Path, kind: type[_Document], classes: Sequence[str] | None, stage: str
+) -> _Document:
+    """Load, check the format version, validate, and check the class names against params."""
+    fix = f"rerun `dvc repro -f {stage}`"
+    data = _load(path, f"run `dvc repro {stage}` or `stackseg {stage}` first", fix)
+    expected = kind.FORMAT
+    if data.get("format") != expected:
         raise InputDataError(
-            f"{path}: manifest format {data.get('format')!r}, this stackseg reads format "
-            f"{MANIFEST_FORMAT}; {fix}"
+            f"{path}: {kind.WHAT} format {data.get('format')!r}, this stackseg reads format "
+            f"{expected!r}; {fix}"
         )
     try:
-        manifest = Manifest.model_validate(data)
+        document = kind.model_validate(data)
     except ValidationError as exc:
         raise InputDataError(_problems(path, exc, fix)) from None
-    if classes is not None and list(manifest.classes) != list(classes):
+    if classes is not None and list(document.classes) != list(classes):
         raise InputDataError(
-            f"{path}: prepared for classes {manifest.classes}, params say {list(classes)}; "
-            "rerun `dvc repro prepare`"
+            f"{path}: {kind.MADE_FOR} {document.classes}, params say {list(classes)}; "
+            f"rerun `dvc repro {stage}`"
         )
-    return manifest
+    return document
+
+
+def read_manifest(prepared: str | Path, classes: Sequence[str] | None = None) -> Manifest:
+    """The manifest of a prepared directory, checked; `classes` (from params) must match."""
+    return _read(Path(prepared) / MANIFEST_NAME, Manifest, classes, "prepare")
 
 
 def write_manifest(manifest: Manifest, prepared: str | Path) -> Path:
@@ -269,24 +287,7 @@ def write_manifest(manifest: Manifest, prepared: str | Path) -> Path:
 
 def read_card(path: str | Path, classes: Sequence[str] | None = None) -> ModelCard:
     """The model card, checked; `classes` (from params) must match the model's."""
-    path = Path(path)
-    fix = "rerun `dvc repro -f train`"
-    data = _load(path, "run `dvc repro train` first", fix)
-    if data.get("format") != CARD_FORMAT:
-        raise InputDataError(
-            f"{path}: model card format {data.get('format')!r}, this stackseg reads "
-            f"{CARD_FORMAT!r}; {fix}"
-        )
-    try:
-        card = ModelCard.model_validate(data)
-    except ValidationError as exc:
-        raise InputDataError(_problems(path, exc, fix)) from None
-    if classes is not None and list(card.classes) != list(classes):
-        raise InputDataError(
-            f"{path}: model trained for classes {card.classes}, params say {list(classes)}; "
-            "rerun `dvc repro train`"
-        )
-    return card
+    return _read(Path(path), ModelCard, classes, "train")
 
 
 def write_card(card: ModelCard, path: str | Path) -> Path:

@@ -40,10 +40,9 @@ on `stream.isatty()`, decided once when the display is made.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TextIO
 
 # Plain-line rate: at most one line per `INTERVAL_S` unless another `STEP` of the total is done.
@@ -128,6 +127,12 @@ class Progress:
         if self._bar is not None:
             self._bar.clear()
 
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Finish: remove the bar, or print the final plain line (once)."""
         if self._closed:
@@ -168,30 +173,5 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def progress(
-    total: int | None,
-    desc: str,
-    unit: str = "item",
-    *,
-    initial: int = 0,
-    stream: TextIO | None = None,
-    interval: float = INTERVAL_S,
-    step: float = STEP,
-    enabled: bool = True,
-) -> Iterator[Progress]:
-    """Show the progress of a loop of `total` units; see the module docstring."""
-    bar = Progress(
-        total,
-        desc,
-        unit,
-        initial=initial,
-        stream=stream,
-        interval=interval,
-        step=step,
-        enabled=enabled,
-    )
-    try:
-        yield bar
-    finally:
-        bar.close()
+# `with progress(total, desc, unit) as bar:` - the display is its own context manager
+progress = Progress
