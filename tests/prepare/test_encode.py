@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stackseg.data.encode import encode_jpeg, encode_png
-from stackseg.data.masks import MaskConverter
+from stackseg.prepare.masks import MaskConverter
+from stackseg.prepare.pairs import encode_jpeg, encode_png
 
 RNG = np.random.default_rng(4)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from stackseg.data.worker import _PairFiles
+from stackseg.prepare.pairs import _PairFiles
 
 
 def _files(root) -> dict[str, bytes]:
