@@ -71,9 +71,9 @@ class DirectPageReader:
 class StackReader:
     """Random access to the frames of one stack; only one frame is in memory at a time.
 
-    With `reuse_buffer` a frame read by the direct path (DirectPageReader) lives in a buffer that
-    the next read overwrites: for callers that are done with a frame before reading the
-    next one.
+    With `reuse_buffer` a frame read by the direct path (DirectPageReader) lives in a buffer
+    that the next read overwrites: for callers that are done with a frame before reading
+    the next one.
     """
 
     def __init__(self, layout: StackLayout, reuse_buffer: bool = False):

@@ -169,7 +169,8 @@ def problem_lines(results: list[StackResult]) -> list[str]:
 
 
 class FrameProblems:
-    """One file's problem lines: the first FRAME_PROBLEMS_PER_FILE, then a summary line."""
+    """Problem lines of one stack: at most FRAME_PROBLEMS_PER_FILE per file, then one line
+    per file that had more."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []

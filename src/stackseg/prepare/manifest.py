@@ -74,7 +74,8 @@ def read_previous(prepared: Path, expected_fingerprint: str) -> dict[str, Previo
     try:
         manifest = read_manifest(prepared)
     except InputDataError as exc:
-        log.warning("%s: redoing every stack", exc.problems[0])
+        # the contract's advice (rerun prepare) is what happens now: show only the reason
+        log.warning("%s: redoing every stack", exc.problems[0].rsplit("; rerun", 1)[0])
         return {}
     if manifest.fingerprint != expected_fingerprint:
         log.info("params, libraries or prepare code changed: redoing every stack")
