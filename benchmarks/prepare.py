@@ -317,6 +317,7 @@ def measure(work: Path, raw: Path, cores: int, args) -> None:
     drifts by +-20% within minutes, so one (b) and one (c) can land on different speeds.
     Every (b) writes a new directory; nothing is deleted before the end (module docstring)."""
     b_runs, c_runs, peak_mb, run_lines = [], [], 0.0, []
+    load_start = os.getloadavg()[0]  # other programs' share of the cores, for the figures
     for attempt in range(args.repeat):
         if args.drop_caches:
             drop_caches(raw)
@@ -355,7 +356,11 @@ def measure(work: Path, raw: Path, cores: int, args) -> None:
     )
     print("\n" + "\n".join(table))
     runs = "\n".join(run_lines)
-    write_figures("prepare", f"```\n{chr(10).join(table)}\n```\n\n```\n{runs}\n```\n")
+    load = (
+        f"Load average (1 min) {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+        "end: other programs on the machine skew the wall-clock figures, the CPU-time ones less."
+    )
+    write_figures("prepare", f"```\n{chr(10).join(table)}\n```\n\n```\n{runs}\n```\n\n{load}\n")
 
 
 def report(pairs, cores, a, b, c_cpu, w_cpu, peak_mb, b_over_c) -> list[str]:
