@@ -26,6 +26,8 @@ from stackseg import atomic
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES_DIR = ROOT / "docs" / "benchmarks"
 ENV_DIR = "STACKSEG_FIGURES_DIR"
+# resolved now, at import: some scripts chdir into their work directory before they finish
+SCRIPT = Path(sys.argv[0]).resolve()
 
 
 def cpu_model() -> str:
@@ -41,11 +43,10 @@ def cpu_model() -> str:
 
 def command_line() -> str:
     """How the script was run, relative to the repository root where possible."""
-    script = Path(sys.argv[0]).resolve()
     try:
-        shown = str(script.relative_to(ROOT))
+        shown = str(SCRIPT.relative_to(ROOT))
     except ValueError:
-        shown = str(script)
+        shown = str(SCRIPT)
     return shlex.join([".venv/bin/python", shown, *sys.argv[1:]])
 
 

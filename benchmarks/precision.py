@@ -13,7 +13,6 @@ CPUs with native bf16 matrix units (AMX, AVX512-BF16) or GPUs; elsewhere it can 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -26,14 +25,17 @@ import numpy as np
 import yaml
 from PIL import Image
 
+from stackseg.contracts import ModelCard, read_card, read_manifest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _demo_data import BIN, demo_params, prepared_demo  # noqa: E402
+from _figures import write_figures  # noqa: E402
 
 EPOCH_LINE = re.compile(r"epoch (\d+)/\d+: .* \| ([0-9.]+) s$")
 
 
-def train(project: Path, run_dir: Path, overrides: dict) -> tuple[list[float], dict]:
+def train(project: Path, run_dir: Path, overrides: dict) -> tuple[list[float], ModelCard]:
     """`stackseg train` in run_dir (sharing project's data); (epoch seconds, model card)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "data").exists():
@@ -48,32 +50,52 @@ def train(project: Path, run_dir: Path, overrides: dict) -> tuple[list[float], d
     seconds = [
         float(m.group(2)) for line in proc.stderr.splitlines() if (m := EPOCH_LINE.search(line))
     ]
-    return seconds, json.loads((run_dir / "models/model.json").read_text())
+    return seconds, read_card(run_dir / "models/model.json")
 
 
 def test_iou(run_dir: Path) -> float:
     """Pooled test IoU (mean over classes) of run_dir's model on whole frames."""
     from stackseg.models import load_model, to_model_input
 
-    manifest = json.loads((run_dir / "data/prepared/manifest.json").read_text())
-    k = len(manifest["classes"])
+    prepared = run_dir / "data/prepared"
+    manifest = read_manifest(prepared)
+    k = len(manifest.classes)
     tp = fp = fn = np.zeros(k)
     model = load_model(run_dir / "models/model.keras")
-    card = json.loads((run_dir / "models/model.json").read_text())
-    for pair in (p for p in manifest["pairs"] if p["split"] == "test"):
-        image = np.asarray(Image.open(run_dir / "data/prepared" / pair["image"]))
+    card = read_card(run_dir / "models/model.json", manifest.classes)
+    m = card.input.size_multiple
+    for pair in manifest.split_pairs("test"):
+        image = np.asarray(Image.open(prepared / pair.image))
         image = image[..., None] if image.ndim == 2 else image
-        mask = np.asarray(Image.open(run_dir / "data/prepared" / pair["mask"]))
+        mask = np.asarray(Image.open(prepared / pair.mask))
         truth = (mask[..., None] if mask.ndim == 2 else mask)[..., :k] > 127
-        m = card["input"]["size_multiple"]
         h, w = image.shape[:2]
         padded = np.pad(image, ((0, -h % m), (0, -w % m), (0, 0)), mode="reflect")
         probs = model.predict(to_model_input(padded[None]), verbose=0)[0, :h, :w]
-        pred = probs >= card["output"]["threshold"]
+        pred = probs >= card.output.threshold
         tp = tp + (pred & truth).sum((0, 1))
         fp = fp + (pred & ~truth).sum((0, 1))
         fn = fn + (~pred & truth).sum((0, 1))
     return float(np.mean(tp / np.maximum(tp + fp + fn, 1)))
+
+
+def comparison(results: dict[str, tuple[float, float, float]]) -> str:
+    """One line: bf16 vs float32 throughput ratio and IoU differences.
+
+    results: precision -> (images/s, best val IoU, test IoU), float32 first."""
+    (f_speed, f_val, f_test), (b_speed, b_val, b_test) = results.values()
+    return (
+        f"mixed_bfloat16 / float32: {b_speed / f_speed:.2f}x images/s; "
+        f"val IoU {b_val - f_val:+.4f}, test IoU {b_test - f_test:+.4f}"
+    )
+
+
+def figures_markdown(results: dict[str, tuple[float, float, float]], verdict: str) -> str:
+    """The figures as Markdown, for docs/benchmarks/precision.md."""
+    lines = ["| precision | images/s | best val IoU | test IoU |", "|---|---:|---:|---:|"]
+    for precision, (speed, val, test) in results.items():
+        lines.append(f"| {precision} | {speed:.1f} | {val:.4f} | {test:.4f} |")
+    return "\n".join(lines) + f"\n\n{verdict}"
 
 
 def main() -> int:
@@ -82,10 +104,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None, help="default: params.yaml")
     args = parser.parse_args()
     project = prepared_demo(args.work)
-    n_train = sum(
-        p["split"] == "train"
-        for p in json.loads((project / "data/prepared/manifest.json").read_text())["pairs"]
-    )
+    n_train = len(read_manifest(project / "data/prepared").split_pairs("train"))
     results = {}
     for precision in ("float32", "mixed_bfloat16"):
         overrides = {"train.precision": precision}
@@ -94,17 +113,15 @@ def main() -> int:
         run_dir = args.work / f"precision-{precision}"
         seconds, card = train(project, run_dir, overrides)
         speed = n_train / statistics.median(seconds[1:] or seconds)
-        results[precision] = (speed, card["training"]["best_val"]["iou"], test_iou(run_dir))
+        results[precision] = (speed, card.training.best_val["iou"], test_iou(run_dir))
         print(
             f"{precision:>15}: {speed:7.1f} images/s, best val IoU {results[precision][1]:.4f}, "
             f"test IoU {results[precision][2]:.4f}",
             flush=True,
         )
-    (f_speed, f_val, f_test), (b_speed, b_val, b_test) = results.values()
-    print(
-        f"\nmixed_bfloat16 / float32: {b_speed / f_speed:.2f}x images/s; "
-        f"val IoU {b_val - f_val:+.4f}, test IoU {b_test - f_test:+.4f}"
-    )
+    verdict = comparison(results)
+    print(f"\n{verdict}")
+    write_figures("precision", figures_markdown(results, verdict))
     return 0
 
 

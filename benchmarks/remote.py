@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _figures import write_figures
 
 from stackseg.devtools.s3server import S3Server, s3_client, start_server
 
@@ -173,9 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'-j':>4} {'push s':>8} {'files/s':>8} {'MB/s':>6} {'RSS MB':>7} {'vs base':>8}"
           f" {'pull s':>8} {'files/s':>8} {'MB/s':>6} {'RSS MB':>7} {'vs base':>8}")  # fmt: skip
     baseline: dict[str, float] = {}
+    results: dict[int, dict[str, float]] = {}
     try:
         for jobs in args.jobs:
-            result = measure(project, server, jobs, work)
+            result = results[jobs] = measure(project, server, jobs, work)
             baseline = baseline or result
             row = [f"{jobs:>4}"]
             for step in ("push", "pull"):
@@ -192,7 +194,27 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         log.close()
     print(f"(vs base: speed relative to -j {args.jobs[0]}; work dir {work})")
+    dataset = (
+        f"dataset: {files} files, {size / 1e6:.0f} MB ({size / files / 1e3:.1f} kB each); "
+        f"server: {args.server} on 127.0.0.1 (same machine, {os.cpu_count()} cores); "
+        "pull = download into a fresh clone plus checkout; RSS = peak of the dvc process"
+    )
+    write_figures("remote", f"{dataset}\n\n{figures_markdown(results, files)}")
     return 0
+
+
+def figures_markdown(results: dict[int, dict[str, float]], files: int) -> str:
+    """One Markdown row per -j value, for docs/benchmarks/remote.md."""
+    lines = [
+        "| -j | push s | files/s | push RSS MB | pull s | files/s | pull RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for jobs, r in results.items():
+        lines.append(
+            f"| {jobs} | {r['push_s']:.1f} | {files / r['push_s']:.0f} | {r['push_rss']:.0f} "
+            f"| {r['pull_s']:.1f} | {files / r['pull_s']:.0f} | {r['pull_rss']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

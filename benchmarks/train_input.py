@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _demo_data import prepared_demo  # noqa: E402
+from _figures import write_figures  # noqa: E402
 
 TARGETS = {"uncached": 1.15, "cached": 1.05}
 
@@ -53,8 +54,8 @@ def main() -> int:
     from stackseg.models import build_model
     from stackseg.train.dataset import PairSource, train_dataset
     from stackseg.train.determinism import configure_determinism
-    from stackseg.train.loop import compile_model
     from stackseg.train.prepared import read_prepared
+    from stackseg.train.stage import compile_model
 
     cfg = load_config("params.yaml")
     t = cfg.train
@@ -109,26 +110,52 @@ def main() -> int:
                 flush=True,
             )
 
-    print(
-        f"\ndemo data: {len(pairs)} train pairs, {steps} steps of {t.batch_size} per epoch, "
+    summary = (
+        f"demo data: {len(pairs)} train pairs, {steps} steps of {t.batch_size} per epoch, "
         f"crops {t.image_size}px; cache built in {cache_seconds:.2f} s"
     )
-    print(f"{'ms/step':>10} {'median':>8} {'min':>8} {'CPU':>8} {'ratio':>6} {'target':>8}")
+    rows = [(name, wall[name], statistics.median(cpu[name])) for name in variants]
+    text, failed = figures_table(rows)
+    print(f"\n{summary}\n{text}")
+    write_figures("train_input", f"{summary}\n\n{figures_markdown(rows)}")
+    return 1 if failed else 0
+
+
+def ratios(rows: list[tuple[str, list[float], float]]) -> list[tuple[str, float, float | None]]:
+    """(name, median wall / in-memory median wall, target) per variant; the first is the base."""
+    base = statistics.median(rows[0][1])
+    return [(name, statistics.median(w) / base, TARGETS.get(name)) for name, w, _ in rows]
+
+
+def figures_table(rows: list[tuple[str, list[float], float]]) -> tuple[str, bool]:
+    """The terminal table (ms per step) and whether a target was missed.
+
+    rows: (variant, wall seconds per step of each repeat, median CPU seconds per step)."""
+    lines = [f"{'ms/step':>10} {'median':>8} {'min':>8} {'CPU':>8} {'ratio':>6} {'target':>8}"]
     failed = False
-    base = statistics.median(wall["in-memory"])
-    for name in variants:
-        median = statistics.median(wall[name])
-        ratio = median / base
-        target = TARGETS.get(name)
+    for (name, w, c), (_, ratio, target) in zip(rows, ratios(rows), strict=True):
         ok = target is None or ratio <= target
         failed |= not ok
         target_text = f"<= {target:.2f}" if target else ""
-        print(
-            f"{name:>10} {1000 * median:8.1f} {1000 * min(wall[name]):8.1f} "
-            f"{1000 * statistics.median(cpu[name]):8.1f} {ratio:6.3f} {target_text:>8}"
-            f"{'' if ok else '  MISSED'}"
+        lines.append(
+            f"{name:>10} {1000 * statistics.median(w):8.1f} {1000 * min(w):8.1f} "
+            f"{1000 * c:8.1f} {ratio:6.3f} {target_text:>8}{'' if ok else '  MISSED'}"
         )
-    return 1 if failed else 0
+    return "\n".join(lines), failed
+
+
+def figures_markdown(rows: list[tuple[str, list[float], float]]) -> str:
+    """The same table in Markdown, for docs/benchmarks/train_input.md."""
+    lines = ["| ms/step | median | min | CPU | ratio | target |", "|---|---:|---:|---:|---:|---|"]
+    for (name, w, c), (_, ratio, target) in zip(rows, ratios(rows), strict=True):
+        verdict = (
+            "" if target is None else f"<= {target:.2f}" + ("" if ratio <= target else " MISSED")
+        )
+        lines.append(
+            f"| {name} | {1000 * statistics.median(w):.1f} | {1000 * min(w):.1f} "
+            f"| {1000 * c:.1f} | {ratio:.3f} | {verdict} |"
+        )
+    return "\n".join(lines)
 
 
 def process_cpu() -> float:

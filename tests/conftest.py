@@ -7,9 +7,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+
+from stackseg.config import (
+    TrainConfig,
+    config_from_dict,
+    load_params,
+    load_profile,
+    merge,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -17,21 +26,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
-def deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def tiny_params(**section_overrides: dict) -> dict:
+def tiny_params(**section_overrides: Any) -> dict:
     """params.yaml merged with profiles/tiny.yaml and any per-test overrides."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params = deep_merge(params, yaml.safe_load((ROOT / "profiles/tiny.yaml").read_text()))
-    return deep_merge(params, section_overrides)
+    params = merge(load_params(ROOT / "params.yaml"), load_profile(ROOT / "profiles/tiny.yaml"))
+    return merge(params, section_overrides)
+
+
+def train_config(**overrides: Any) -> TrainConfig:
+    """params.yaml's train section with `overrides` (the config has no defaults)."""
+    return config_from_dict(merge(load_params(ROOT / "params.yaml"), {"train": overrides})).train
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 600, env=None):
@@ -66,6 +69,9 @@ def make_project(path: Path, params: dict | None = None, synth: bool = True) -> 
     run(["git", "config", "user.name", "stackseg tests"], path)
     run(["dvc", "init", "-q"], path)
     run(["dvc", "config", "core.analytics", "false"], path)
+    # the project's custom plot templates (dvc.yaml's confusion plot) and its profiles
+    shutil.copytree(ROOT / ".dvc" / "plots", path / ".dvc" / "plots")
+    shutil.copytree(ROOT / "profiles", path / "profiles")
     if synth:
         run(["stackseg", "synth"], path)
     return path

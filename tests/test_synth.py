@@ -13,7 +13,7 @@ import tifffile
 import yaml
 
 from stackseg import cli
-from stackseg.synth import FULL_PRESET, SynthSettings, generate, stack_frames
+from stackseg.synth import FULL_PROFILE, SynthSettings, generate, stack_frames
 from stackseg.synth import writer as synth_writer
 from stackseg.synth.fixedpoint import TRIG_ONE, TRIG_STEPS
 from tests.conftest import ROOT, run, tiny_params
@@ -252,23 +252,52 @@ def test_cli_writes_the_configured_dataset(tmp_path):
         ["stackseg", "synth", "--params", str(params), "--out", str(tmp_path / "demo")], tmp_path
     )
     assert "wrote 2 stacks" in proc.stderr
+    # stderr is captured, not a terminal: plain progress lines, the last one at the end
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("synth: ")]
+    assert progress[-1].startswith("synth: 6/6 frames (100%), ")
+    assert "\r" not in proc.stderr
     mask = read(tmp_path / "demo/masks/stack_001.tif")
     assert mask.shape == (3, 24, 40, 3)
 
 
-def test_cli_overrides_and_full_preset(tmp_path, monkeypatch):
+def test_cli_overrides_and_full_profile(tmp_path, monkeypatch):
     params = write_params(tmp_path / "params.yaml", stacks=2, frames=3)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / FULL_PROFILE).write_text((ROOT / FULL_PROFILE).read_text())
     seen = []
     monkeypatch.setattr("stackseg.synth.generate", lambda s, out, workers: seen.append((s, out)))
     base = ["synth", "--params", str(params), "--out", str(tmp_path / "x")]
     assert cli.main(base + ["--stacks", "5", "--frames", "2", "--seed", "7"]) == 0
     assert cli.main(base + ["--full"]) == 0
+    assert cli.main(base + ["--full", "--frames", "4"]) == 0
     assert (seen[0][0].stacks, seen[0][0].frames, seen[0][0].seed) == (5, 2, 7)
+    # --full is the synth section of the one full-scale profile, the file `dvc exp run` uses
+    profile = yaml.safe_load((ROOT / FULL_PROFILE).read_text())["synth"]
     full = seen[1][0]
-    assert {k: getattr(full, k) for k in FULL_PRESET} == FULL_PRESET
+    assert {key: getattr(full, key) for key in profile} == profile
     assert full.stacks * full.frames == 20_090
+    assert full.seed == tiny_params()["synth"]["seed"]  # what the profile leaves out: params
+    assert (seen[2][0].stacks, seen[2][0].frames) == (profile["stacks"], 4)
     with pytest.raises(SystemExit):
         cli.main(base + ["--stacks", "0"])
+
+
+def test_full_without_or_with_a_bad_profile_is_one_line(tmp_path, capsys):
+    params = write_params(tmp_path / "params.yaml")
+    args = ["synth", "--params", str(params), "--out", str(tmp_path / "x"), "--full"]
+    assert cli.main(args) == 2
+    profile = tmp_path / FULL_PROFILE
+    assert capsys.readouterr().err.splitlines() == [
+        f"stackseg synth: error: {profile}: not found (profiles live in profiles/ of the project root)"
+    ]
+    profile.parent.mkdir()
+    profile.write_text("synth:\n  stacks: 41\n  frams: 490\n")
+    assert cli.main(args) == 2
+    # (the config may add a hint line to an unknown key; the first line names it)
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"stackseg synth: error: {profile}: synth.frams: unknown key"
+    )
+    assert not (tmp_path / "x").exists()
 
 
 def test_if_missing_keeps_existing_stacks(tmp_path):

@@ -2,6 +2,11 @@
 
 Subcommand modules live in stackseg.commands and are imported only when chosen, so
 `stackseg prepare` never pays for (or depends on) importing TensorFlow.
+
+TensorFlow's start-up lines (absl's "All log messages before absl::InitializeLog()",
+cpu_feature_guard's "This TensorFlow binary is optimized to use...", oneDNN notices) and
+its Python-side warnings are hidden unless `-v`: they say nothing about the user's run.
+Errors still show, and a TF_CPP_MIN_LOG_LEVEL the user set is kept.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from stackseg import __version__
@@ -21,7 +27,48 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train the segmentation model on the prepared pairs"),
     "evaluate": ("evaluate", "score the model on the test split, write metrics and plots"),
     "report": ("report", "write a Markdown report comparing the workspace to a base revision"),
+    "summary": ("summary", "print the test results: mean IoU vs baseline, per class, plots"),
+    "overrides": ("overrides", "print a profile as `-S key=value` arguments for `dvc exp run`"),
 }
+
+
+# TensorFlow's C++ log threshold (0 all, 1 no INFO, 2 no WARNING, 3 no ERROR), read once when
+# TensorFlow is imported. It also governs the absl C++ logs of TF 2.21 (the binary reads no
+# other logging variable, e.g. no ABSL_MIN_LOG_LEVEL).
+TF_LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
+TF_QUIET_LEVEL = "2"
+# Python loggers of TensorFlow and absl: below ERROR only with -v
+QUIET_LOGGERS = ("tensorflow", "absl")
+
+
+class _QuietLibraries(logging.Filter):
+    """Drops records below ERROR from TensorFlow's and absl's Python loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        noisy = any(name == n or name.startswith(n + ".") for n in QUIET_LOGGERS)
+        return not noisy or record.levelno >= logging.ERROR
+
+
+def _name_library(record: logging.LogRecord) -> bool:
+    """Sets `record.library`: " <logger>" for other libraries' records (shown with -v, where
+    TensorFlow and others log too), empty for stackseg's own."""
+    own = record.name == "stackseg" or record.name.startswith("stackseg.")
+    record.library = "" if own or record.name == "root" else f" {record.name}"
+    return True
+
+
+def quiet_tensorflow() -> None:
+    """Hide TensorFlow's start-up log lines; must run before TensorFlow is imported.
+
+    Only a default: a value set by the user (or a Makefile) is kept. The Python-side loggers
+    are filtered at stackseg's handler instead of configured, since configuring absl's logger
+    before absl creates it would give absl a logger of the wrong class.
+    """
+    os.environ.setdefault(TF_LOG_LEVEL_VAR, TF_QUIET_LEVEL)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _QuietLibraries) for f in handler.filters):
+            handler.addFilter(_QuietLibraries())
 
 
 def _load(name: str):
@@ -33,7 +80,9 @@ def build_parser(names: list[str] | None = None) -> argparse.ArgumentParser:
         prog="stackseg", description="Reproducible segmentation of multi-page TIFF stacks."
     )
     parser.add_argument("--version", action="version", version=f"stackseg {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, TensorFlow's own lines too"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in names if names is not None else COMMANDS:
         module_name, help_text = COMMANDS[name]
@@ -59,12 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         # verbose: milliseconds since start, a timeline of where a run spends its time
         format=(
-            "stackseg %(relativeCreated)6.0f ms %(levelname)s: %(message)s"
+            "stackseg %(relativeCreated)6.0f ms %(levelname)s%(library)s: %(message)s"
             if args.verbose
             else "stackseg: %(message)s"
         ),
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_name_library)
+    if not args.verbose:
+        quiet_tensorflow()
     try:
         _load(args.command).run(args)
     except StacksegError as exc:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from stackseg import atomic
 from stackseg.errors import InputDataError
@@ -130,6 +130,13 @@ class Manifest(_Record):
     stacks: dict[str, StackRecord]
     pairs: list[Pair]
 
+    @field_validator("splits", "split_fractions")
+    @classmethod
+    def _every_split(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if sorted(value) != sorted(SPLITS):
+            raise ValueError(f"expected the splits {list(SPLITS)}, got {list(value)}")
+        return value
+
     def split_pairs(self, split: str) -> list[Pair]:
         """The pairs of one split, in manifest order (sorted by stack, frame)."""
         return [pair for pair in self.pairs if pair.split == split]
@@ -220,7 +227,7 @@ def _problems(path: Path, exc: ValidationError, fix: str) -> list[str]:
     return lines
 
 
-def _load(path: Path, missing: str, fix: str) -> dict:
+def _load(path: Path, missing: str, fix: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

@@ -15,6 +15,7 @@ def test_prepare_benchmark_reports_all_parts_and_cleans_up(tmp_path):
     raw = tmp_path / "raw"
     run(["stackseg", "synth", "--out", str(raw), "--stacks", "3", "--frames", "4"], ROOT)
     work = tmp_path / "work"
+    committed = {p: p.read_bytes() for p in (ROOT / "docs/benchmarks").glob("*.md")}
     proc = run(
         [
             sys.executable,
@@ -28,7 +29,10 @@ def test_prepare_benchmark_reports_all_parts_and_cleans_up(tmp_path):
         ],
         ROOT,
         timeout=300,
+        # toy figures go to the test's folder, never over the docs' measured ones
+        env={"STACKSEG_FIGURES_DIR": str(tmp_path / "figures")},
     )
+    assert {p: p.read_bytes() for p in committed} == committed
     out = proc.stdout
     assert re.search(r"^12 pairs, \d+ cores", out, re.M), out
     assert len(re.findall(r"^run \d/2: \(b\) [\d.]+ s wall", out, re.M)) == 2, out

@@ -171,7 +171,7 @@ def test_unknown_base_fails_before_any_work(origin):
 def test_against_a_real_s3_endpoint_wrong_credentials_fail_and_an_empty_bucket_is_a_first_run(
     origin, tmp_path
 ):
-    from stackseg.devtools.s3server import start_server
+    from devtools.s3server import start_server
 
     log = (tmp_path / "s3.log").open("w")
     server = start_server("nanio", data_dir=tmp_path / "s3", output=log)

@@ -14,6 +14,7 @@ METRIC_KEYS = {"frames", "mean", "per_class", "pixel_accuracy", "mean_frame_iou"
 @pytest.mark.slow
 def test_repro_through_evaluate_metrics_and_plots(tmp_path):
     project = make_project(tmp_path / "proj")
+    # the project's own DVC plot templates (a clone has them; make_project may not copy them)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "tiny project"], project)
     run(["dvc", "repro", "evaluate"], project, timeout=900)
@@ -34,7 +35,7 @@ def test_repro_through_evaluate_metrics_and_plots(tmp_path):
     plots = project / "plots" / "evaluate"
     for name in (
         "per_class_iou.json",
-        "confusion.csv",
+        "confusion.json",
         "overlays/best_01.png",
         "overlays/worst_01.png",
     ):
@@ -52,11 +53,19 @@ def test_repro_through_evaluate_metrics_and_plots(tmp_path):
         "Loss",
         "IoU",
         "plots/evaluate/per_class_iou.json",
-        "plots/evaluate/confusion.csv",
+        "plots/evaluate/confusion.json",
     ):
         assert data[plot_id], plot_id
         (vega,) = data[plot_id]
         assert vega["type"] == "vega" and vega["content"]["data"]["values"], plot_id
+    # the confusion heatmap comes from .dvc/plots/confusion_percent.json: one row per cell
+    confusion = data["plots/evaluate/confusion.json"][0]["content"]
+    assert confusion["spec"]["layer"][0]["encoding"]["color"]["field"] == "percent"
+    cells = confusion["data"]["values"]
+    assert {"actual", "predicted", "pixels", "percent"} <= set(cells[0])
+    for actual in {cell["actual"] for cell in cells}:
+        row = [cell["percent"] for cell in cells if cell["actual"] == actual]
+        assert sum(row) == pytest.approx(100, abs=0.05), actual
     for name in classes:
         assert data[f"plots/evaluate/pr/{name}.json"][0]["type"] == "vega"
     for name in ("best_01", "worst_01"):

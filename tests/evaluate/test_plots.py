@@ -1,6 +1,8 @@
-"""Plot data: confusion rows per actual label, precision-recall rows, bar rows."""
+"""Plot data: confusion cells per (actual, predicted) label, precision-recall rows, bar rows."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,25 +16,29 @@ def test_label_names_cover_overlaps_and_background():
     assert plots.label_name(0b101, classes) == "disc+streak"
 
 
-def test_confusion_rows_are_exact_percentages_summing_to_100():
+def test_confusion_cells_hold_counts_and_percent_of_the_actual_label():
     confusion = plots.LabelConfusion(1)
     # actual background: 3 pixels, all predicted background; actual class: 1/3 missed
     truth = np.array([[0, 0, 0, 1, 1, 1]], bool)[..., None]
     pred = np.array([[0, 0, 0, 1, 1, 0]], bool)[..., None]
     confusion.add(truth, pred)
     assert confusion.counts.tolist() == [[3, 0], [1, 2]]
-    # 33.3 / 66.7 -> largest remainder gives the spare row to the larger fraction
-    assert confusion.percent_rows().tolist() == [[100, 0], [33, 67]]
-    lines = confusion.to_csv(["disc"]).splitlines()
-    assert lines[0] == "actual,predicted" and len(lines) == 1 + 200
-    assert lines.count("disc,background") == 33 and lines.count("disc,disc") == 67
+    assert confusion.cells(["disc"]) == [
+        {"actual": "background", "predicted": "background", "pixels": 3, "percent": 100.0},
+        {"actual": "background", "predicted": "disc", "pixels": 0, "percent": 0.0},
+        {"actual": "disc", "predicted": "background", "pixels": 1, "percent": 33.33},
+        {"actual": "disc", "predicted": "disc", "pixels": 2, "percent": 66.67},
+    ]
 
 
-def test_confusion_ties_are_broken_deterministically():
+def test_confusion_cells_leave_out_labels_that_never_occur():
     confusion = plots.LabelConfusion(2)
-    confusion.counts[0] = [1, 1, 1, 0]  # 33.33 each: one extra row, to the lowest code
-    assert confusion.percent_rows()[0].tolist() == [34, 33, 33, 0]
-    assert confusion.percent_rows()[1:].sum() == 0  # labels never seen get no rows
+    confusion.counts[0] = [1, 1, 1, 0]
+    cells = confusion.cells(["a", "b"])
+    # only actual "background" occurs: one row per predicted label, all four of them
+    assert {c["actual"] for c in cells} == {"background"}
+    assert [c["predicted"] for c in cells] == ["background", "a", "b", "a+b"]
+    assert [c["percent"] for c in cells] == [33.33, 33.33, 33.33, 0.0]
 
 
 def test_precision_recall_rows():
@@ -66,3 +72,31 @@ def test_iou_rows_pair_model_and_baseline():
 
 def test_safe_file_name():
     assert plots.safe_file_name("cell wall/1") == "cell_wall_1"
+
+
+def test_dvc_template_draws_the_confusion_cells_as_a_heatmap():
+    """DVC fills the project's template (.dvc/plots) with the cells; Vega renders it."""
+    from dvc_render import VegaRenderer
+
+    from stackseg.report.vega import render_png
+
+    root = Path(__file__).resolve().parents[2]
+    confusion = plots.LabelConfusion(1)
+    confusion.add(np.array([[0, 1, 1]], bool)[..., None], np.array([[0, 1, 0]], bool)[..., None])
+    rows = [{**cell, "rev": "workspace"} for cell in confusion.cells(["disc"])]
+    renderer = VegaRenderer(
+        rows,
+        "plots/evaluate/confusion.json",
+        template="confusion_percent",
+        template_dir=str(root / ".dvc" / "plots"),
+        x="predicted",
+        y="actual",
+        title="confusion",
+    )
+    spec = renderer.get_filled_template()
+    assert spec["data"]["values"] == rows
+    layers = spec["spec"]["layer"]
+    assert layers[0]["encoding"]["color"]["field"] == "percent"
+    assert spec["spec"]["encoding"]["x"]["field"] == "predicted"
+    assert spec["spec"]["encoding"]["y"]["field"] == "actual"
+    assert render_png(spec).startswith(b"\x89PNG")

@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from stackseg.config import TrainConfig
 from stackseg.errors import ConfigError
 from stackseg.models import build_model, load_model, save_model, size_multiple
+from tests.conftest import train_config
 
 SM_CASES = [("sm_unet", "mobilenetv2"), ("sm_fpn", "efficientnetb0"), ("sm_linknet", "resnet18")]
 
@@ -26,7 +26,7 @@ def float32_policy():
 @pytest.mark.parametrize("upsampling", ["transpose", "bilinear"])
 @pytest.mark.parametrize("depth", [1, 3])
 def test_unet_any_size_divisible_by_2_to_depth(upsampling: str, depth: int):
-    cfg = TrainConfig(depth=depth, base_filters=4, upsampling=upsampling)
+    cfg = train_config(depth=depth, base_filters=4, upsampling=upsampling)
     model = build_model(cfg, n_classes=3, in_channels=1)
     assert size_multiple(cfg) == 2**depth
     assert model.input_shape == (None, None, None, 1)
@@ -38,20 +38,20 @@ def test_unet_any_size_divisible_by_2_to_depth(upsampling: str, depth: int):
 
 
 def test_unet_params_follow_config():
-    small = build_model(TrainConfig(depth=2, base_filters=4), 1, 3)
-    wider = build_model(TrainConfig(depth=2, base_filters=8), 1, 3)
-    deeper = build_model(TrainConfig(depth=3, base_filters=4), 1, 3)
+    small = build_model(train_config(depth=2, base_filters=4), 1, 3)
+    wider = build_model(train_config(depth=2, base_filters=8), 1, 3)
+    deeper = build_model(train_config(depth=3, base_filters=4), 1, 3)
     assert small.count_params() < wider.count_params()
     assert small.count_params() < deeper.count_params()
     assert small.input_shape[-1] == 3 and small.output_shape[-1] == 1
-    no_dropout = build_model(TrainConfig(depth=2, base_filters=4, dropout=0.0), 1, 3)
+    no_dropout = build_model(train_config(depth=2, base_filters=4, dropout=0.0), 1, 3)
     assert not any(isinstance(layer, keras.layers.Dropout) for layer in no_dropout.layers)
     assert sum(isinstance(layer, keras.layers.Dropout) for layer in small.layers) == 4
 
 
 @pytest.mark.parametrize(("arch", "backbone"), SM_CASES)
 def test_segmentation_models_shapes(arch: str, backbone: str):
-    cfg = TrainConfig(arch=arch, backbone=backbone)
+    cfg = train_config(arch=arch, backbone=backbone)
     model = build_model(cfg, n_classes=2, in_channels=1)
     assert size_multiple(cfg) == 32
     y = np.asarray(model(np.zeros((1, 64, 96, 1), np.float32)))
@@ -62,8 +62,8 @@ def test_segmentation_models_shapes(arch: str, backbone: str):
 def test_mixed_bfloat16_outputs_float32(float32_policy):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     for cfg in (
-        TrainConfig(depth=2, base_filters=4),
-        TrainConfig(arch="sm_linknet", backbone="mobilenetv2"),
+        train_config(depth=2, base_filters=4),
+        train_config(arch="sm_linknet", backbone="mobilenetv2"),
     ):
         model = build_model(cfg, n_classes=3, in_channels=1)
         assert model.layers[1].compute_dtype == "bfloat16"
@@ -73,16 +73,16 @@ def test_mixed_bfloat16_outputs_float32(float32_policy):
 
 def test_unknown_backbone_is_a_config_error():
     with pytest.raises(ConfigError, match="train.backbone: unknown backbone 'resnet999'"):
-        build_model(TrainConfig(arch="sm_unet", backbone="resnet999"), 1, 1)
+        build_model(train_config(arch="sm_unet", backbone="resnet999"), 1, 1)
 
 
 def test_save_is_byte_stable_and_loads(tmp_path):
-    model = build_model(TrainConfig(depth=2, base_filters=4), 3, 1)
+    model = build_model(train_config(depth=2, base_filters=4), 3, 1)
     model.compile(optimizer="adam", loss="binary_crossentropy")
     model.fit(np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 3)), verbose=0)  # optimizer state
     first = save_model(model, tmp_path / "a" / "model.keras")
     # a second model in the process shares no state with the first one's saved bytes
-    build_model(TrainConfig(depth=2, base_filters=4), 3, 1)
+    build_model(train_config(depth=2, base_filters=4), 3, 1)
     second = save_model(model, tmp_path / "b" / "model.keras")
     assert first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(first) as archive:
@@ -98,7 +98,7 @@ def test_save_is_byte_stable_and_loads(tmp_path):
 
 def test_efficientnet_model_loads_with_only_stackseg_models_imported(tmp_path):
     """EfficientNet encoders use swish and FixedDropout: registered by `import stackseg.models`."""
-    model = build_model(TrainConfig(arch="sm_unet", backbone="efficientnetb0"), 1, 1)
+    model = build_model(train_config(arch="sm_unet", backbone="efficientnetb0"), 1, 1)
     path = save_model(model, tmp_path / "model.keras")
     x = np.random.default_rng(2).random((1, 32, 32, 1), np.float32)
     np.save(tmp_path / "x.npy", x)

@@ -89,13 +89,17 @@ def test_uint8_is_kept_unchanged():
 def test_percentile_params_are_validated():
     from stackseg.config import config_from_dict
     from stackseg.errors import ConfigError
+    from tests.conftest import tiny_params
 
-    cfg = config_from_dict({"prepare": {"scale_low_percentile": 1, "scale_high_percentile": 99}})
+    def prepare(**values):
+        return config_from_dict(tiny_params(prepare=values))
+
+    cfg = prepare(scale_low_percentile=1, scale_high_percentile=99)
     assert (cfg.prepare.scale_low_percentile, cfg.prepare.scale_high_percentile) == (1.0, 99.0)
     with pytest.raises(ConfigError, match="scale_low_percentile must be below"):
-        config_from_dict({"prepare": {"scale_low_percentile": 50, "scale_high_percentile": 50}})
+        prepare(scale_low_percentile=50, scale_high_percentile=50)
     with pytest.raises(ConfigError, match="scale_high_percentile"):
-        config_from_dict({"prepare": {"scale_high_percentile": 101}})
+        prepare(scale_high_percentile=101)
 
 
 def test_a_manifest_record_rebuilds_the_same_scaler():

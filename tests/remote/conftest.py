@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stackseg.devtools.s3server import S3Server, start_server
+from devtools.s3server import S3Server, start_server
 from tests.conftest import make_project, tiny_params
 from tests.remote.helpers import add_project_remote, dvc, git, s3_env
 

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from stackseg.devtools.s3server import S3Server
+from devtools.s3server import S3Server
 from tests.conftest import BIN, ROOT
 
 DVC_TIMEOUT = 120  # seconds; every dvc call in these tests is bounded

@@ -1,4 +1,4 @@
-"""`make s3-dev` (python -m stackseg.devtools.s3server): the environment it prints works."""
+"""`make s3-dev` (python devtools/s3server.py): the environment it prints works."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.remote.helpers import dvc, make_data_project, point_at, s3_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -27,7 +28,7 @@ class DevServer:
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stackseg.devtools.s3server", "--port", "0"]
+            [sys.executable, str(ROOT / "devtools/s3server.py"), "--port", "0"]
             + ["--data-dir", str(data_dir)],
             env=env,
             stdout=subprocess.PIPE,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackseg.devtools.s3server import s3_client, start_server
+from devtools.s3server import s3_client, start_server
 from tests.remote.helpers import (
     cached_outputs,
     committed_remote,

@@ -6,6 +6,7 @@ workspace = results for params B (learning rate and epochs changed), not committ
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def standin(tmp_path_factory) -> dict:
     c1 = commit_all(path, "results for params A")
     params_b = set_params(path, learning_rate=0.004, epochs=3)
     run(["dvc", "repro", "-q"], path)
-    run(["stackseg", "report", "--base", c1], path)
+    written = run(["stackseg", "report", "--base", c1], path)
     return {
         "path": path,
         "c0": c0,
@@ -44,6 +45,7 @@ def standin(tmp_path_factory) -> dict:
         "a": params_a,
         "b": params_b,
         "no_results": no_results,
+        "written": written,
     }
 
 
@@ -62,6 +64,16 @@ def test_metrics_and_params_tables_hold_base_and_workspace_values(standin):
     assert table_rows(text, "metrics/train/metrics.json")["step"] == ["1", "2", "+1"]
     params = table_rows(text, "params.yaml")
     assert params == {"train.epochs": ["2", "3"], "train.learning_rate": ["0.002", "0.004"]}
+
+
+def test_rendering_shows_plain_progress_lines_in_a_captured_log(standin):
+    lines = standin["written"].stderr.splitlines()
+    done = [line for line in lines if line.startswith("report: ") and " plots (" in line]
+    assert done, standin["written"].stderr
+    # the last line: every Vega plot of both sides rendered (the stand-in has several)
+    assert re.fullmatch(r"report: (\d+)/\1 plots \(100%\), [\d.]+ s", done[-1]), done
+    assert int(done[-1].split()[1].split("/")[0]) >= 4
+    assert "\r" not in standin["written"].stderr  # no bar redrawn in a log
 
 
 def test_every_image_exists_is_valid_and_comes_from_its_revision(standin):

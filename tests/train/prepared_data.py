@@ -2,15 +2,19 @@
 
 Frames hold filled squares (class 0), hollow squares (class 1) and horizontal bars
 (class 2) drawn brighter than a noisy background, so a tiny model can learn something.
+The manifest is built through `stackseg.contracts` (tests/fixtures.py).
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from stackseg.contracts import mask_png_channels
+from tests.fixtures import make_pair, write_prepared_manifest
 
 
 def _frame(rng: np.random.Generator, height: int, width: int, n_classes: int):
@@ -32,7 +36,7 @@ def _frame(rng: np.random.Generator, height: int, width: int, n_classes: int):
 
 def _save_mask(masks: np.ndarray, path: Path) -> None:
     k = masks.shape[-1]
-    channels = 1 if k == 1 else 3 if k <= 3 else 4
+    channels = mask_png_channels(k)
     out = np.zeros(masks.shape[:2] + (channels,), np.uint8)
     out[..., :k] = masks
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
@@ -41,7 +45,7 @@ def _save_mask(masks: np.ndarray, path: Path) -> None:
 
 def write_prepared(
     root: Path,
-    classes: list[str] = ("disc", "ring", "streak"),
+    classes: Sequence[str] = ("disc", "ring", "streak"),
     image_channels: int = 1,
     frames: dict[str, list[tuple[str, int, int]]] | None = None,
     seed: int = 0,
@@ -54,43 +58,18 @@ def write_prepared(
         "test": [("s04", 32, 40)],
     }
     rng = np.random.default_rng(seed)
-    pairs, stacks = [], {}
+    pairs = []
     for split, split_stacks in frames.items():
-        (root / split / "images").mkdir(parents=True, exist_ok=True)
-        (root / split / "masks").mkdir(parents=True, exist_ok=True)
         for stack, height, width in split_stacks:
-            stacks[stack] = {
-                "split": split,
-                "frames": 2,
-                "scaling": {},
-                "source_hash": f"h-{stack}",
-            }
             for frame in range(2):
                 gray, masks = _frame(rng, height, width, len(classes))
                 image = gray if image_channels == 1 else np.stack([gray] * 3, axis=-1)
-                name = f"{stack}_f{frame:04d}"
-                Image.fromarray(image).save(root / split / "images" / f"{name}.jpg", quality=95)
-                _save_mask(masks, root / split / "masks" / f"{name}.png")
-                fraction = (masks > 0).mean(axis=(0, 1)).round(6).tolist()
-                pairs.append(
-                    {
-                        "stack": stack,
-                        "frame": frame,
-                        "split": split,
-                        "image": f"{split}/images/{name}.jpg",
-                        "mask": f"{split}/masks/{name}.png",
-                        "height": height,
-                        "width": width,
-                        "class_fraction": fraction,
-                    }
-                )
-    manifest = {
-        "classes": classes,
-        "image_channels": image_channels,
-        "scaling": {"rule": "uint8 as is"},
-        "splits": {},
-        "pairs": pairs,
-        "stacks": stacks,
-    }
-    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+                fraction = (masks > 0).mean(axis=(0, 1)).tolist()
+                pair = make_pair(stack, frame, split, height, width, fraction)
+                for path in (root / pair.image, root / pair.mask):
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(root / pair.image, quality=95)
+                _save_mask(masks, root / pair.mask)
+                pairs.append(pair)
+    write_prepared_manifest(root, classes, image_channels, pairs)
     return root

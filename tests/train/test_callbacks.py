@@ -52,7 +52,7 @@ def test_best_keeper_early_stop_and_plateau(model):
     assert state.best_summary() == {
         "epoch": 2,
         "step": 1,
-        "eval": {"iou": 0.5, "loss": 0.5},
+        "val": {"iou": 0.5, "loss": 0.5},
     }
     restored = cb.RunState.from_json(state.to_json())
     assert restored == state

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from stackseg.config import AugmentConfig, TrainConfig
 from stackseg.errors import InputDataError
 from stackseg.train.dataset import PairSource, build_train_input, train_dataset
 from stackseg.train.prepared import read_prepared
+from tests.conftest import train_config
 
 CLASSES = ["disc", "ring", "streak"]
-CFG = TrainConfig(image_size=32, batch_size=4, epochs=3)
+CFG = train_config(image_size=32, batch_size=4, epochs=3)
 
 
 def _input(prepared: Path, cfg=CFG, start=0, budget=10**9, seed=42):
@@ -83,10 +82,10 @@ def test_cache_decision_does_not_change_the_data(prepared: Path):
 def test_without_augmentation_a_full_size_crop_is_the_frame(prepared: Path):
     """No augmentation and a crop as large as the frame: batches hold the decoded pairs."""
     data = read_prepared(prepared, CLASSES)
-    cfg = TrainConfig(
+    cfg = train_config(
         image_size=40,
         batch_size=8,
-        augment=AugmentConfig(flip=False, rot90=False, brightness=0, contrast=0),
+        augment={"flip": False, "rot90": False, "brightness": 0, "contrast": 0},
     )
     pairs = data.splits["val"]  # two 32x40 frames, padded to 40x40 (4 rows above and below)
     source = PairSource(pairs, 1, 3, in_memory=False)
@@ -110,22 +109,6 @@ def test_small_frames_are_padded_to_the_crop(prepared: Path):
     source = PairSource(small, 1, 3, in_memory=True)
     for x, y in _batches(train_dataset(source, CFG, 0, 0, 1)[0]):
         assert x.shape[1:3] == (32, 32) and y.shape[1:3] == (32, 32)
-
-
-def test_manifest_problems_are_reported(prepared: Path):
-    with pytest.raises(InputDataError, match="prepared for classes"):
-        read_prepared(prepared, ["disc"])
-    manifest = json.loads((prepared / "manifest.json").read_text())
-    (prepared / manifest["pairs"][0]["image"]).unlink()
-    with pytest.raises(InputDataError, match="s00_f0000.jpg: listed in manifest.json but missing"):
-        read_prepared(prepared, CLASSES)
-    manifest["pairs"] = [p for p in manifest["pairs"] if p["split"] != "val"]
-    (prepared / manifest["pairs"][0]["image"]).write_bytes(b"")
-    (prepared / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(InputDataError, match="no val pairs"):
-        read_prepared(prepared, CLASSES)
-    with pytest.raises(InputDataError, match="manifest.json: not found"):
-        read_prepared(prepared / "nowhere", CLASSES)
 
 
 def test_undecodable_file_is_named(prepared: Path):

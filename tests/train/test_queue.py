@@ -84,15 +84,17 @@ def test_queued_experiments_run_from_the_dvc_cache(tmp_path: Path):
         data = experiments[name]
         assert data["params"]["params.yaml"]["data"]["train"]["learning_rate"] == rate
         train = data["metrics"]["metrics/train/metrics.json"]["data"]
-        assert train["train"]["learning_rate"] == pytest.approx(rate)  # what the optimizer used
-        assert train["best"]["epoch"] in (1, 2) and 0.0 <= train["eval"]["iou"] <= 1.0
+        fit = train["fit"]
+        assert fit["train"]["learning_rate"] == pytest.approx(rate)  # what the optimizer used
+        assert fit["best"]["epoch"] in (1, 2) and 0.0 <= fit["val"]["iou"] <= 1.0
         evaluate = data["metrics"]["metrics/evaluate.json"]["data"]
         assert set(evaluate["mean"]) >= {"iou", "dice"}
         assert all(0.0 <= value <= 1.0 for value in evaluate["mean"].values())
-    assert (
-        experiments["lr-high"]["metrics"]["metrics/train/metrics.json"]["data"]["train"]["loss"]
-        != experiments["lr-low"]["metrics"]["metrics/train/metrics.json"]["data"]["train"]["loss"]
-    )
+    final_loss = {
+        name: data["metrics"]["metrics/train/metrics.json"]["data"]["fit"]["train"]["loss"]
+        for name, data in experiments.items()
+    }
+    assert final_loss["lr-high"] != final_loss["lr-low"]
 
     # the queue ran elsewhere: the committed workspace is as it was
     assert (project / "params.yaml").read_bytes() == params

@@ -49,12 +49,13 @@ def test_new_best_replaces_the_old_one(tmp_path: Path):
 
 
 def test_partial_writes_are_ignored_and_cleaned(tmp_path: Path):
-    """A kill while writing leaves a .tmp-* entry: the previous checkpoint is used."""
+    """A kill while writing leaves stackseg.atomic's temporary entries (.<name>.tmp-<pid>-*):
+    the previous checkpoint is used and the leftovers are removed."""
     store = ResumeStore(tmp_path, "k")
     store.save(1, {"n": 1}, _arrays(1), _arrays(1), _arrays(1))
-    (store.dir / ".tmp-epoch-0002").mkdir()
-    (store.dir / ".tmp-epoch-0002/model.npz").write_bytes(b"trunc")
-    (store.dir / ".tmp-best-0002.npz").write_bytes(b"trunc")
+    (store.dir / ".epoch-0002.tmp-99999-x").mkdir()
+    (store.dir / ".epoch-0002.tmp-99999-x/model.npz").write_bytes(b"trunc")
+    (store.dir / ".best-0002.npz.tmp-99999-y").write_bytes(b"trunc")
     (store.dir / "best-0002.npz").write_bytes(b"unreferenced")  # written, checkpoint not yet
     checkpoint = store.latest()
     assert checkpoint.epochs_done == 1 and checkpoint.state["n"] == 1
@@ -71,3 +72,17 @@ def test_clear_and_others(tmp_path: Path):
     assert not mine.dir.exists() and other.dir.exists()
     other.clear()
     assert not (tmp_path / "r").exists()
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch):
+    store = ResumeStore(tmp_path, "k")
+    store.save(1, {"n": 1}, _arrays(1), _arrays(1), _arrays(1))
+    state = {"n": 2, "bad": object()}  # not JSON: fails after the arrays were written
+    try:
+        store.save(2, state, _arrays(2), _arrays(2), None)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("expected the unserialisable state to fail")
+    assert sorted(p.name for p in store.dir.iterdir()) == ["best-0001.npz", "epoch-0001"]
+    assert ResumeStore(tmp_path, "k").latest().state["n"] == 1

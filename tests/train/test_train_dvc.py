@@ -44,4 +44,4 @@ def test_repro_twice_and_exp_run(tmp_path: Path):
     data = experiments[0]["revs"][0]["data"]
     assert data["params"]["params.yaml"]["data"]["train"]["epochs"] == 1
     summary = data["metrics"]["metrics/train/metrics.json"]["data"]
-    assert summary["step"] == 0 and summary["best"]["epoch"] == 1
+    assert summary["step"] == 0 and summary["fit"]["best"]["epoch"] == 1

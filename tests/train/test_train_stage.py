@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stackseg.contracts import read_card
 from tests.conftest import BIN, tiny_params
 from tests.train.prepared_data import write_prepared
 
 pytestmark = pytest.mark.slow
 
 EPOCHS = 6
+CLASSES = ["disc", "ring", "streak"]
 OUTPUTS = ("models", "metrics")
 
 
@@ -67,8 +69,11 @@ def reference(tmp_path_factory) -> Path:
 
 
 def test_outputs_and_contract(reference: Path):
-    card = json.loads((reference / "models/model.json").read_text())
-    assert card["classes"] == ["disc", "ring", "streak"]
+    text = (reference / "models/model.json").read_text()
+    # written through the contract: reads back, and dumps to the very same bytes
+    assert read_card(reference / "models/model.json", CLASSES).dumps() == text
+    card = json.loads(text)
+    assert card["classes"] == CLASSES
     assert card["input"]["channels"] == 1 and card["input"]["size_multiple"] == 4
     assert card["output"] == {
         "channels": 3,
@@ -87,10 +92,14 @@ def test_outputs_and_contract(reference: Path):
 
     live = reference / "metrics/train"
     summary = json.loads((live / "metrics.json").read_text())
+    # metric keys under fit/: never the same dotted name as a param (train.loss)
+    assert list(summary) == ["fit", "step"] and list(summary["fit"]) == ["train", "val", "best"]
     assert summary["step"] == EPOCHS - 1
-    assert summary["best"]["eval"]["iou"] == best_iou
-    assert set(summary["eval"]) >= {"loss", "iou", "dice", "iou_disc", "dice_streak"}
-    history = (live / "plots/metrics/eval/iou.tsv").read_text().splitlines()
+    assert summary["fit"]["best"]["val"]["iou"] == best_iou
+    assert summary["fit"]["best"]["epoch"] == card["training"]["best_epoch"]
+    assert set(summary["fit"]["val"]) >= {"loss", "iou", "dice", "iou_disc", "dice_streak"}
+    assert set(summary["fit"]["train"]) >= {"loss", "iou", "learning_rate"}
+    history = (live / "plots/metrics/fit/val/iou.tsv").read_text().splitlines()
     assert history[0].split("\t") == ["step", "iou"] and len(history) == EPOCHS + 1
     assert max(float(row.split("\t")[1]) for row in history[1:]) == best_iou
     assert yaml.safe_load((live / "params.yaml").read_text())["train"]["epochs"] == EPOCHS

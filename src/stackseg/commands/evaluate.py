@@ -14,6 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
     # imported here: loading the model pulls in TensorFlow, which `stackseg --help` must not
-    from stackseg.evaluate.run import evaluate
+    from stackseg.evaluate import stage
 
-    evaluate(cfg)
+    stage.run(cfg)

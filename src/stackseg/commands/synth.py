@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--full",
         action="store_true",
-        help="the real scale for benchmarks: 41 stacks x 490 frames at 256x256 (20,090 pairs)",
+        help="the real scale for benchmarks (20,090 pairs): the synth section of "
+        "profiles/full.yaml merged over params",
     )
     parser.add_argument("--stacks", type=_positive, help="override synth.stacks")
     parser.add_argument("--frames", type=_positive, help="override synth.frames")
@@ -48,14 +49,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from stackseg.config import load_config
-    from stackseg.synth import generate, holds_stacks, settings_from_config
+    from stackseg.synth import (
+        FULL_PROFILE,
+        generate,
+        holds_stacks,
+        settings_from_config,
+        with_profile,
+    )
 
     config = load_config(args.params)
+    if args.full:
+        # the profile lives beside params.yaml, at the project root
+        config = with_profile(config, Path(args.params).parent / FULL_PROFILE)
     out = args.out if args.out is not None else Path(config.paths.raw)
     if args.if_missing and (count := holds_stacks(out)):
         log.info("%s already holds %d image stacks: leaving them (--if-missing)", out, count)
         return
-    settings = settings_from_config(
-        config, full=args.full, stacks=args.stacks, frames=args.frames, seed=args.seed
-    )
+    settings = settings_from_config(config, stacks=args.stacks, frames=args.frames, seed=args.seed)
     generate(settings, out, workers=args.workers)

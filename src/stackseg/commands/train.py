@@ -16,6 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
-    from stackseg.train.loop import train  # TensorFlow only when actually training
+    from stackseg.train import stage  # TensorFlow only when actually training
 
-    train(cfg)
+    stage.run(cfg)

@@ -1,6 +1,8 @@
 """The evaluate stage: score the trained model on the test split at native resolution.
 
-Modules by concern: `metrics` (pooled confusion counts -> IoU/Dice/precision/recall),
+Modules by noun: `metrics` (pooled confusion counts -> IoU/Dice/precision/recall),
 `baseline` (best global intensity threshold per class), `io` (reading prepared pairs),
-`overlays` (best/worst frame images), `plots` (plot data files), `run` (orchestration).
+`results` (what the pass accumulates), `overlays` (best/worst frame images), `plots` (plot
+data files), `outputs` (writing metrics and plots) and `stage` (the orchestrator,
+`run(cfg)`).
 """

@@ -1,4 +1,4 @@
-"""Reading the prepared split: manifest, 8-bit images and per-class 0/255 masks.
+"""Reading prepared pairs (`contracts.Pair`): 8-bit images and per-class 0/255 masks.
 
 Decoding runs in a thread pool (OpenCV releases the GIL), in order, a bounded number of
 frames ahead of the consumer, so evaluation streams over any number of test frames.
@@ -10,53 +10,13 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from stackseg.documents import read_json
+from stackseg.contracts import Pair, mask_png_channels
 from stackseg.errors import InputDataError
-
-MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One prepared frame: paths relative to the prepared directory and its size."""
-
-    name: str
-    image: str
-    mask: str
-    height: int
-    width: int
-
-
-def read_manifest(prepared: Path) -> dict:
-    path = prepared / MANIFEST
-    manifest = read_json(
-        path, missing="run `dvc repro prepare` first", invalid="rerun `dvc repro -f prepare`"
-    )
-    missing = [key for key in ("classes", "image_channels", "pairs") if key not in manifest]
-    if missing:
-        raise InputDataError([f"{path}: missing keys {missing}; rerun `dvc repro -f prepare`"])
-    return manifest
-
-
-def split_pairs(manifest: dict, split: str) -> list[Pair]:
-    """The pairs of one split, in manifest order (sorted by stack, frame)."""
-    return [
-        Pair(
-            name=Path(entry["image"]).stem,
-            image=entry["image"],
-            mask=entry["mask"],
-            height=int(entry["height"]),
-            width=int(entry["width"]),
-        )
-        for entry in manifest["pairs"]
-        if entry["split"] == split
-    ]
 
 
 def read_image(path: Path, channels: int) -> np.ndarray:
@@ -87,10 +47,12 @@ def read_mask(path: Path, n_classes: int) -> np.ndarray:
         mask = cv2.cvtColor(mask, cv2.COLOR_BGR2RGB)
     elif mask.shape[-1] == 4:
         mask = cv2.cvtColor(mask, cv2.COLOR_BGRA2RGBA)
-    if mask.shape[-1] < n_classes:
+    expected = mask_png_channels(n_classes)
+    if mask.shape[-1] != expected:
         raise InputDataError(
             [
-                f"{path}: {mask.shape[-1]} channel(s) for {n_classes} classes; rerun `dvc repro -f prepare`"
+                f"{path}: {mask.shape[-1]} channel(s), a mask of {n_classes} classes has "
+                f"{expected}; rerun `dvc repro -f prepare`"
             ]
         )
     return mask[..., :n_classes] > 127
@@ -104,8 +66,8 @@ def read_pair(
     if image.shape[:2] != mask.shape[:2] or image.shape[:2] != (pair.height, pair.width):
         raise InputDataError(
             [
-                f"{prepared / pair.image}: image {image.shape[:2]}, mask {mask.shape[:2]} and manifest "
-                f"{(pair.height, pair.width)} sizes differ; rerun `dvc repro -f prepare`"
+                f"{prepared / pair.image}: image {image.shape[:2]}, mask {mask.shape[:2]} and "
+                f"manifest {(pair.height, pair.width)} sizes differ; rerun `dvc repro -f prepare`"
             ]
         )
     return image, mask

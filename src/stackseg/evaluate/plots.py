@@ -2,19 +2,16 @@
 
 - per-class IoU of the model and the baseline side by side (bar chart rows);
 - a pixel confusion matrix between label sets: each pixel's label is the set of classes it
-  belongs to ("background" when none, "disc+ring" when classes overlap). DVC's confusion
-  template counts rows, so the file holds, for each actual label, 100 rows split between
-  predicted labels in proportion to the exact pooled counts (largest-remainder rounding):
-  every cell reads as the percentage of that actual label's pixels, to the nearest 1 %
-  (exact figures are in evaluate.json); the file stays a few kB for git;
+  belongs to ("background" when none, "disc+ring" when classes overlap). One row per
+  (actual, predicted) cell of every actual label that occurs, with its pooled pixel count
+  and the percentage of that actual label's pixels; the project's own DVC template
+  `.dvc/plots/confusion_percent.json` draws it as a heatmap;
 - a precision-recall curve per class, from pooled 100-bin probability histograms
   (thresholds 0.00, 0.01, ..., 0.99; points where nothing is predicted are left out).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 
@@ -22,7 +19,8 @@ import numpy as np
 
 from stackseg.evaluate.metrics import joint_counts, scores_from_counts
 
-ROWS_PER_LABEL = 100
+CONFUSION_FILE = "confusion.json"
+PERCENT_DIGITS = 2
 PR_BINS = 100
 
 
@@ -44,31 +42,24 @@ class LabelConfusion:
     def add_joint(self, joint: np.ndarray) -> None:
         self.counts += joint
 
-    def percent_rows(self) -> np.ndarray:
-        """Each non-empty actual row scaled to exactly ROWS_PER_LABEL (largest remainder)."""
-        out = np.zeros_like(self.counts)
+    def cells(self, classes: list[str]) -> list[dict]:
+        """{actual, predicted, pixels, percent} for every predicted label of each actual
+        label that occurs; percent = share of the actual label's pixels (rows sum to ~100)."""
+        rows = []
         for actual, row in enumerate(self.counts):
             total = int(row.sum())
             if total == 0:
                 continue
-            exact = row * ROWS_PER_LABEL / total
-            floor = np.floor(exact).astype(np.int64)
-            short = ROWS_PER_LABEL - int(floor.sum())
-            # stable sort: ties go to the lower predicted code, deterministically
-            order = np.argsort(-(exact - floor), kind="stable")
-            floor[order[:short]] += 1
-            out[actual] = floor
-        return out
-
-    def to_csv(self, classes: list[str]) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["actual", "predicted"])
-        for actual, row in enumerate(self.percent_rows()):
             for predicted, count in enumerate(row):
-                pair = [label_name(actual, classes), label_name(predicted, classes)]
-                writer.writerows([pair] * int(count))
-        return buffer.getvalue()
+                rows.append(
+                    {
+                        "actual": label_name(actual, classes),
+                        "predicted": label_name(predicted, classes),
+                        "pixels": int(count),
+                        "percent": round(100 * int(count) / total, PERCENT_DIGITS),
+                    }
+                )
+        return rows
 
 
 class ProbabilityHistograms:

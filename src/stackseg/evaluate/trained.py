@@ -1,4 +1,8 @@
-"""The trained model and its preprocessing contract (models/model.keras + models/model.json)."""
+"""The trained model and its contract (models/model.keras + models/model.json).
+
+The card is read through `stackseg.contracts.read_card`, which checks its format and the
+params' classes; what evaluation takes from it (size multiple, threshold) is typed there.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from stackseg.config import Config
-from stackseg.documents import read_json
+from stackseg.contracts import Manifest, ModelCard, read_card
 from stackseg.errors import InputDataError
 
 
-def read_card(path: Path) -> dict:
-    return read_json(
-        path, missing="run `dvc repro train` first", invalid="rerun `dvc repro -f train`"
-    )
-
-
-def load_trained(cfg: Config) -> tuple[Any, dict]:
+def load_trained(cfg: Config) -> tuple[Any, ModelCard]:
     """(keras model, model card), checked against the params' classes."""
-    model_path, card_path = Path(cfg.paths.model), Path(cfg.paths.model_card)
+    model_path = Path(cfg.paths.model)
     if not model_path.is_file():
         raise InputDataError([f"{model_path}: not found (run `dvc repro train` first)"])
-    card = read_card(card_path)
-    card_classes = card.get("classes")
-    if card_classes is not None and list(card_classes) != list(cfg.classes):
-        raise InputDataError(
-            [
-                f"{card_path}: model trained for classes {card_classes}, params say {cfg.classes}; rerun `dvc repro train`"
-            ]
-        )
+    card = read_card(cfg.paths.model_card, cfg.classes)
     from stackseg.models import load_model
 
     model = load_model(model_path)
@@ -37,39 +28,24 @@ def load_trained(cfg: Config) -> tuple[Any, dict]:
     if outputs != len(cfg.classes):
         raise InputDataError(
             [
-                f"{model_path}: model has {outputs} output channels for {len(cfg.classes)} classes; rerun `dvc repro train`"
+                f"{model_path}: model has {outputs} output channels for {len(cfg.classes)} "
+                "classes; rerun `dvc repro train`"
             ]
         )
     return model, card
 
 
-def check_channels(model: Any, manifest: dict, cfg: Config) -> None:
+def check_channels(model: Any, manifest: Manifest, cfg: Config) -> None:
     """The model must take the prepared images' channel count (1 gray or 3 RGB)."""
     expected = int(model.inputs[0].shape[-1])
-    prepared = int(manifest["image_channels"])
-    if expected != prepared:
+    if expected != manifest.image_channels:
         raise InputDataError(
             [
                 f"{cfg.paths.model}: model takes {expected}-channel images, "
-                f"{cfg.paths.prepared} holds {prepared}-channel ones; rerun `dvc repro train`"
+                f"{cfg.paths.prepared} holds {manifest.image_channels}-channel ones; "
+                "rerun `dvc repro train`"
             ]
         )
-
-
-def size_multiple(card: dict, cfg: Config) -> int:
-    """What height and width must be divisible by for this model.
-
-    The model card's own value wins (the model is what it was trained as); without one, the
-    architecture in params decides (the pipeline retrains whenever those change).
-    """
-    recorded = (
-        card.get("input", {}).get("size_multiple") if isinstance(card.get("input"), dict) else None
-    )
-    if isinstance(recorded, int) and recorded > 0:
-        return recorded
-    from stackseg.models import size_multiple as for_architecture
-
-    return for_architecture(cfg.train)
 
 
 def preprocess_function() -> Callable:

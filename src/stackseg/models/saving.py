@@ -11,12 +11,13 @@ and dvc.lock does not change.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import shutil
 import zipfile
 from pathlib import Path
 
 import keras
+
+from stackseg import atomic
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 FIXED_DATE_SAVED = "1980-01-01@00:00:00"
@@ -55,21 +56,24 @@ def normalise_keras_archive(source: Path, target: Path) -> None:
 def save_model(model: keras.Model, path: str | Path) -> Path:
     """Write `model` (architecture and weights only: no optimizer, no compile config).
 
-    Written to a temporary file next to `path` and moved into place, so an interrupted
-    save never leaves a truncated model behind.
+    Written through `stackseg.atomic` (beside `path`, then renamed into place), so an
+    interrupted save never leaves a truncated model behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh functional model over the same layers: it is not compiled, so the archive
     # holds no optimizer state and loads without the training losses and metrics.
     # single tensors, not lists of one: predict() then returns an array, as in training
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
     inference = keras.Model(inputs, outputs, name=model.name)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".save-") as tmp:
-        raw = Path(tmp) / "raw.keras"
-        inference.save(raw)
-        final = Path(tmp) / "final.keras"
-        normalise_keras_archive(raw, final)
-        os.replace(final, path)
+    # Keras picks the format from the file name, so its raw archive goes into a scratch
+    # directory as raw.keras; only the normalised copy is renamed into place
+    scratch = atomic.temp_path(path, directory=True)
+    try:
+        with atomic.replacing(path) as tmp:
+            raw = scratch / "raw.keras"
+            inference.save(raw)
+            normalise_keras_archive(raw, tmp)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return path

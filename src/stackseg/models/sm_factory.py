@@ -25,6 +25,8 @@ from stackseg.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# the segmentation-models class of each sm_* name of config.ARCHITECTURES (train.arch);
+# tests/test_config.py checks that the two list the same names
 ARCHITECTURES = {"sm_unet": "Unet", "sm_fpn": "FPN", "sm_linknet": "Linknet"}
 # Every segmentation-models encoder downsamples five times.
 SIZE_MULTIPLE = 32

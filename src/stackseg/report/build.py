@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackseg import atomic
 from stackseg.errors import StacksegError
 from stackseg.report.dvc_cli import dvc_json
 from stackseg.report.markdown import (
@@ -130,26 +130,8 @@ def _check_images_dir(images_dir: Path) -> None:
         )
 
 
-def _replace_dir(staging: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-    staging.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, text.encode("utf-8"))
 
 
 def _absolute(path: Path, cwd: Path) -> Path:
@@ -220,19 +202,13 @@ def _write_with_images(
     images_dir: Path,
 ) -> Assembled:
     """Render into a staging directory; swap it in and write the report only on success."""
-    images_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=images_dir.parent, prefix=f".{images_dir.name}.new-"))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the report is meant to be shared
+    atomic.remove_stale(images_dir)  # left by a report killed with SIGKILL
+    with atomic.replacing(images_dir, directory=True) as staging:
         (staging / MARKER).write_text("written by `stackseg report`; replaced on each run\n")
         with tempfile.TemporaryDirectory(prefix="stackseg-dvc-plots-") as scratch:
             labels = {base.ref: f"base {base.label} ({base.short})", "workspace": "workspace"}
             exported = export_plots(base, cwd, staging, Path(scratch), labels)
         sections = build_sections(base, metrics, params, exported, out.parent, images_dir)
         result = assemble(header, sections, budget_for(options.max_chars), hint)
-        _replace_dir(staging, images_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     _write_text(out, result.text)
     return result

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackseg.errors import StacksegError
+from stackseg.progress import progress
 from stackseg.report.dvc_cli import dvc_json
 from stackseg.report.revisions import BaseRevision
 from stackseg.report.vega import render_png, split_by_revision
@@ -83,6 +84,7 @@ def export_plots(
     data = dvc_json(["plots", "diff", base.ref, "-o", str(scratch)], cwd)
     taken: set[str] = set()
     vega: list[PlotImages] = []
+    to_render: list[tuple[PlotImages, str, dict]] = []  # (plot, side, filled Vega-Lite spec)
     images: dict[str, PlotImages] = {}
     problems = _problem_lines(data.get("errors") or [], base)
     for plot_id, entries in (data.get("data") or {}).items():
@@ -92,16 +94,8 @@ def export_plots(
                 plot = PlotImages(plot_id, "vega", slugify(plot_id, taken))
                 for rev, spec in split_by_revision(entry["content"], labels).items():
                     side = _side(rev, base)
-                    if side is None:
-                        continue
-                    try:
-                        png = render_png(spec)
-                    except StacksegError as exc:
-                        problems.append(f"`{plot_id}` ({side}): {exc.problems[0]}")
-                        continue
-                    target = out_dir / f"{plot.slug}.{side}.png"
-                    target.write_bytes(png)
-                    plot.files[side] = target
+                    if side is not None:
+                        to_render.append((plot, side, spec))
                 vega.append(plot)
             elif kind == "image" and entry.get("url"):
                 revs = entry.get("revisions") or []
@@ -115,5 +109,17 @@ def export_plots(
                 target = out_dir / f"{plot.slug}.{side}{source.suffix.lower()}"
                 shutil.copyfile(source, target)
                 plot.files[side] = target
+    # rendering the Vega-Lite specs is the slow part of the report: show its progress
+    with progress(len(to_render), "report", "plot") as bar:
+        for plot, side, spec in to_render:
+            try:
+                png = render_png(spec)
+            except StacksegError as exc:
+                problems.append(f"`{plot.plot_id}` ({side}): {exc.problems[0]}")
+            else:
+                target = out_dir / f"{plot.slug}.{side}.png"
+                target.write_bytes(png)
+                plot.files[side] = target
+            bar.update(1)
     log.info("exported %d vega plots and %d image plots", len(vega), len(images))
     return ExportedPlots(vega=vega, images=list(images.values()), problems=problems)

@@ -75,7 +75,8 @@ def metrics_table(diff: dict, base_label: str, new_label: str) -> list[str]:
     `diff` is `dvc metrics diff --all --json` output (unchanged metrics included).
     """
     header = ["File", "Metric", base_label, new_label, "Change"]
-    changed, same = [], []
+    changed: list[list[str]] = []
+    same: list[list[str]] = []
     for path, key, entry in _rows(diff):
         unchanged = entry.get("old") is not None and entry.get("old") == entry.get("new")
         (same if unchanged else changed).append(_metric_row(path, key, entry))

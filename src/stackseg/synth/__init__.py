@@ -3,37 +3,47 @@
 `stackseg synth` writes <raw>/images/<name>.tif and <raw>/masks/<name>.tif. Modules:
 fixedpoint (integer maths), scene (objects, motion, masks), render (camera pixels),
 stack (one stack frame by frame), writer (TIFF files, process pool, atomic replace).
+
+`stackseg synth --full` writes the real scale of the original project (20,090 pairs): the
+`synth:` section of the full-scale profile, FULL_PROFILE, the same file `dvc exp run` uses.
 """
 
 from __future__ import annotations
 
-from stackseg.config import Config
+from pathlib import Path
+
+from stackseg.config import FULL_PROFILE, Config, config_from_dict, load_profile, merge
+from stackseg.errors import ConfigError
 from stackseg.synth.stack import SynthSettings, stack_frames
 from stackseg.synth.writer import generate, holds_stacks
 
-# The real scale of the original project, for benchmarks: 20,090 pairs.
-FULL_PRESET = {"stacks": 41, "frames": 490, "height": 256, "width": 256}
-
 __all__ = [
-    "FULL_PRESET",
+    "FULL_PROFILE",
     "SynthSettings",
     "generate",
     "holds_stacks",
     "settings_from_config",
     "stack_frames",
+    "with_profile",
 ]
 
 
-def settings_from_config(
-    config: Config, full: bool = False, **overrides: int | None
-) -> SynthSettings:
-    """The synth section with the class count and the mask format; `full` applies
-    FULL_PRESET, then `overrides` that are not None (stacks, frames, seed, ...) win."""
+def with_profile(config: Config, path: str | Path) -> Config:
+    """`config` with the profile at `path` merged over it, validated like params.yaml
+    (a key the config does not know is one error line naming the profile)."""
+    profile = load_profile(path)
+    if not isinstance(profile.get("synth"), dict):
+        raise ConfigError([f"{path}: has no synth: section (the dataset `synth --full` writes)"])
+    return config_from_dict(merge(config.model_dump(mode="json"), profile), source=str(path))
+
+
+def settings_from_config(config: Config, **overrides: int | None) -> SynthSettings:
+    """The synth section with the class count and the mask format; `overrides` that are
+    not None (stacks, frames, seed, ...) win."""
     values = {
         **config.synth.model_dump(),
         "n_classes": len(config.classes),
         "mask_format": config.prepare.mask_format,
-        **(FULL_PRESET if full else {}),
     }
     values.update({key: value for key, value in overrides.items() if value is not None})
     return SynthSettings(**values)

@@ -1,5 +1,5 @@
 """Writing the demo dataset: streamed multi-page TIFFs, a process pool over stacks, and an
-all-or-nothing move into place.
+all-or-nothing move into place (stackseg.atomic).
 
 Byte-for-byte reproducibility: tifffile writes no date and no volatile tag; images are
 uncompressed and masks use LZW, a canonical codec (greedy longest match, no tuning knobs and no
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -20,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from tqdm import tqdm
 
+from stackseg import atomic
+from stackseg.progress import progress
 from stackseg.synth.stack import SynthSettings, stack_frames
 
 log = logging.getLogger(__name__)
@@ -84,14 +83,12 @@ def _pool_task(settings: SynthSettings, index: int, directory: str) -> str:
 def _write_all(settings: SynthSettings, directory: Path, workers: int) -> None:
     (directory / IMAGES).mkdir()
     (directory / MASKS).mkdir()
-    with tqdm(
-        total=settings.stacks * settings.frames, unit="frame", desc="synth", leave=False
-    ) as bar:
+    with progress(settings.stacks * settings.frames, "synth", "frame") as bar:
         if workers <= 1:
             for index in range(settings.stacks):
                 write_stack(settings, index, directory, on_frame=lambda: bar.update(1))
             return
-        # spawn: the same start method on every OS, and safe next to tqdm's monitor thread
+        # spawn: the same start method on every OS, and safe next to a bar's monitor thread
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             futures = [
                 pool.submit(_pool_task, settings, i, str(directory)) for i in range(settings.stacks)
@@ -126,32 +123,10 @@ def holds_stacks(out: Path) -> int:
 def generate(settings: SynthSettings, out: Path, workers: int = 0) -> None:
     """Write the dataset to `out` (replacing it): complete, or not at all."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # a hidden sibling: same file system, so the final move is a rename
-    staging = out.parent / f".{out.name}.synth-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
+    atomic.remove_stale(out)  # left by a synth killed with SIGKILL
     log.info("writing %s to %s", settings.describe(), out)
     started = time.perf_counter()
-    try:
+    # built beside `out` (same file system), renamed into place only when every stack is written
+    with atomic.replacing(out, directory=True) as staging:
         _write_all(settings, staging, choose_workers(settings, workers))
-        _replace(staging, out)
-        log.info(
-            "wrote %d stacks to %s in %.1f s", settings.stacks, out, time.perf_counter() - started
-        )
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move `staging` to `out`; a previous `out` is moved aside first and removed after."""
-    if not out.exists():
-        staging.rename(out)
-        return
-    retired = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-    out.rename(retired)
-    try:
-        staging.rename(out)
-    except BaseException:
-        retired.rename(out)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
+    log.info("wrote %d stacks to %s in %.1f s", settings.stacks, out, time.perf_counter() - started)

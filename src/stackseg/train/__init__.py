@@ -1,7 +1,7 @@
-"""Training: tf.data input, losses, metrics, callbacks, resume checkpoints and the loop.
+"""Training: tf.data input, losses, metrics, callbacks, resume checkpoints and the stage.
 
-Modules by concern: `prepared` (manifest, file lists, data hashes), `augment` and `dataset`
+Modules by noun: `prepared` (manifest, file lists, data hashes), `augment` and `dataset`
 (tf.data), `losses`, `metrics`, `callbacks`, `resume`, `determinism`, `live` (dvclive),
-`model_card` (models/model.json) and `loop` (the stage itself). Import them directly;
-this package imports nothing heavy on its own.
+`progress`, `model_card` (models/model.json) and `stage` (the orchestrator, `run(cfg)`).
+Import them directly; this package imports nothing heavy on its own.
 """

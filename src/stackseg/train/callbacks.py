@@ -15,12 +15,15 @@ from dataclasses import asdict, dataclass, field
 import keras
 import numpy as np
 from dvclive.keras import DVCLiveCallback
-from dvclive.utils import standardize_metric_name
 
 from stackseg.train.resume import ResumeStore
 
 log = logging.getLogger(__name__)
 MONITOR = "val_iou"
+# dvclive metric names live under fit/ ("fit/train/loss", "fit/val/iou", "fit/best/..."), so
+# `dvc metrics`/`dvc exp show` columns (fit.train.loss) cannot be mistaken for params
+# (train.loss is the loss function's name).
+LIVE_PREFIX = "fit"
 # Dropout seed-counter offset per epoch: far more than the dropout draws of one epoch.
 SEED_STRIDE = 2**20
 
@@ -47,7 +50,7 @@ class RunState:
         return {
             "epoch": self.best_epoch + 1,
             "step": self.best_epoch,
-            "eval": {k[4:]: v for k, v in entry.items() if k.startswith("val_")},
+            "val": {k[4:]: v for k, v in entry.items() if k.startswith("val_")},
         }
 
 
@@ -129,11 +132,23 @@ class PlateauLR(keras.callbacks.Callback):
             log.info("val IoU on a plateau: learning rate reduced to %.3g", new_lr)
 
 
+def live_name(name: str) -> str:
+    """dvclive name of a Keras log entry: val_iou -> fit/val/iou, loss -> fit/train/loss."""
+    if name.startswith("val_"):
+        return f"{LIVE_PREFIX}/val/{name[4:]}"
+    return f"{LIVE_PREFIX}/train/{name}"
+
+
+def set_best(live, best: dict) -> None:
+    """The best epoch so far into the summary, beside the last epoch: fit.best.*."""
+    live.summary.setdefault(LIVE_PREFIX, {})["best"] = best
+
+
 def log_epoch(live, entry: dict, best: dict) -> None:
-    """One dvclive step: train/<metric> and eval/<metric> plots, summary with the best."""
+    """One dvclive step: fit/train/<metric> and fit/val/<metric> plots, summary with the best."""
     for name, value in entry.items():
-        live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
-    live.summary["best"] = best
+        live.log_metric(live_name(name), value)
+    set_best(live, best)
     live.next_step()
 
 

@@ -23,10 +23,11 @@ import numpy as np
 import tensorflow as tf
 
 from stackseg.config import TrainConfig
+from stackseg.contracts import mask_png_channels
 from stackseg.errors import InputDataError
 from stackseg.train.augment import augment_crop, center_crop, element_seed, epoch_order
 from stackseg.train.augment import split_and_scale as _split_and_scale
-from stackseg.train.prepared import PairList, mask_png_channels
+from stackseg.train.prepared import PairList
 
 log = logging.getLogger(__name__)
 AUTOTUNE = tf.data.AUTOTUNE

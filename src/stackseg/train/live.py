@@ -11,6 +11,7 @@ would be gone anyway).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from dvclive import Live
 from scmrepo.exceptions import SCMError
@@ -21,9 +22,11 @@ from stackseg.errors import StacksegError
 logging.getLogger("dvclive").setLevel(logging.WARNING)
 
 
-def open_live(directory: str, params: dict) -> Live:
+def open_live(directory: str | Path, params: dict) -> Live:
     try:
-        live = Live(dir=directory, dvcyaml=False, save_dvc_exp=False, resume=False, report=None)
+        live = Live(
+            dir=str(directory), dvcyaml=False, save_dvc_exp=False, resume=False, report=None
+        )
     except SCMError as exc:
         # dvclive 3.49 asks git for HEAD before checking that a commit exists
         raise StacksegError(

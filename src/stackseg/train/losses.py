@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from stackseg.config import LOSSES as LOSS_NAMES
+
 SMOOTH = 1e-5
 EPSILON = 1e-7
 FOCAL_ALPHA = 0.25
@@ -47,15 +49,8 @@ def focal_loss(y_true, y_pred):
 
 
 TERMS = {"bce": bce_loss, "dice": dice_loss, "jaccard": jaccard_loss, "focal": focal_loss}
-LOSSES = {
-    "bce": ("bce",),
-    "dice": ("dice",),
-    "jaccard": ("jaccard",),
-    "focal": ("focal",),
-    "bce_dice": ("bce", "dice"),
-    "bce_jaccard": ("bce", "jaccard"),
-    "focal_dice": ("focal", "dice"),
-}
+# the allowed names are the config's (train.loss); a name is its terms joined by "_"
+LOSSES = {name: tuple(name.split("_")) for name in LOSS_NAMES}
 
 
 @keras.saving.register_keras_serializable(package="stackseg")

@@ -1,27 +1,33 @@
 """models/model.json: lineage and the preprocessing contract of the trained model.
 
 Everything a consumer needs to use the model correctly (classes, input channels, scaling,
-size rule, threshold) and to trace it (commit, data hashes, params, best epoch). Nothing
-volatile (no timestamps, hosts or durations), so retraining with the same seed on the same
-machine type reproduces the file byte for byte.
+size rule, threshold) and to trace it (commit, data hashes, params, best epoch), built as a
+`contracts.ModelCard` and written with `contracts.write_card`. Nothing volatile (no
+timestamps, hosts or durations), so retraining with the same seed on the same machine type
+reproduces the file byte for byte.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 from stackseg import __version__
 from stackseg.config import Config
+from stackseg.contracts import (
+    CARD_FORMAT,
+    InputContract,
+    Lineage,
+    ModelCard,
+    OutputContract,
+    TrainingSummary,
+)
 from stackseg.models import INPUT_RULE
 from stackseg.train.callbacks import RunState
 from stackseg.train.prepared import PreparedData
 
-CARD_FORMAT = "stackseg-model-card/1"
 SIZE_RULE = (
     "any height and width that are multiples of size_multiple: pad a frame at the bottom "
     "and right up to the next multiple, predict, and crop the output back"
@@ -37,12 +43,12 @@ TRAIN_CROP_RULE = (
 
 
 PACKAGE = Path(__file__).resolve().parents[1]
-# The training code, relative to the package: the train stage's code dependencies in dvc.yaml
+# The training code, relative to the package: exactly the train stage's code dependencies
+# in dvc.yaml (tests/train/test_model_card.py ties the two together)
 TRAINING_CODE = (
     "models",
     "train",
     "commands/train.py",
-    "documents.py",
     "contracts.py",
     "atomic.py",
 )
@@ -119,57 +125,50 @@ def train_params(cfg: Config) -> dict:
 def build_card(
     cfg: Config,
     data: PreparedData,
-    hashes: dict,
+    hashes: dict[str, str],
     state: RunState,
     size_multiple: int,
     cwd: Path,
-) -> dict:
+) -> ModelCard:
+    """The card of the model just trained; `hashes` holds "code", "raw" and "prepared"."""
     t = cfg.train
     best = state.best_summary()
-    return {
-        "format": CARD_FORMAT,
-        "model_file": Path(cfg.paths.model).name,
-        "classes": list(cfg.classes),
-        "input": {
-            "channels": data.image_channels,
-            "dtype": "float32",
-            "scaling": INPUT_RULE,
-            "jpeg_decoding": JPEG_DECODING,
-            "value_range": [0.0, 1.0],
-            "size_multiple": size_multiple,
-            "size_rule": SIZE_RULE,
-            "train_size": t.image_size,
-            "train_crop": TRAIN_CROP_RULE,
-        },
-        "output": {
-            "channels": len(cfg.classes),
-            "activation": "sigmoid",
-            "meaning": "channel k = probability that the pixel belongs to classes[k]",
-            "threshold": t.threshold,
-        },
-        "prepared_scaling": data.scaling,
-        "lineage": {
-            "code_commit": code_commit(cwd),
-            "code_sha256": hashes["code"],
-            "raw_data_sha256": hashes["raw"],
-            "prepared_data_sha256": hashes["prepared"],
-            "pairs": {split: len(pairs) for split, pairs in data.splits.items()},
-            "software": software_versions(t.arch),
-        },
-        "params": train_params(cfg),
-        "training": {
-            "epochs_run": len(state.history),
-            "stopped_early": state.stopped_early,
-            "best_epoch": best.get("epoch"),
-            "best_val": best.get("eval", {}),
-            "monitor": "val mean IoU",
-        },
-    }
-
-
-def write_card(card: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, path)
+    return ModelCard(
+        format=CARD_FORMAT,
+        model_file=Path(cfg.paths.model).name,
+        classes=list(cfg.classes),
+        input=InputContract(
+            channels=data.image_channels,
+            dtype="float32",
+            scaling=INPUT_RULE,
+            jpeg_decoding=JPEG_DECODING,
+            value_range=[0.0, 1.0],
+            size_multiple=size_multiple,
+            size_rule=SIZE_RULE,
+            train_size=t.image_size,
+            train_crop=TRAIN_CROP_RULE,
+        ),
+        output=OutputContract(
+            channels=len(cfg.classes),
+            activation="sigmoid",
+            meaning="channel k = probability that the pixel belongs to classes[k]",
+            threshold=t.threshold,
+        ),
+        prepared_scaling=data.manifest.scaling,
+        lineage=Lineage(
+            code_commit=code_commit(cwd),
+            code_sha256=hashes["code"],
+            raw_data_sha256=hashes["raw"],
+            prepared_data_sha256=hashes["prepared"],
+            pairs={split: len(pairs) for split, pairs in data.splits.items()},
+            software=software_versions(t.arch),
+        ),
+        params=train_params(cfg),
+        training=TrainingSummary(
+            epochs_run=len(state.history),
+            stopped_early=state.stopped_early,
+            best_epoch=best.get("epoch"),
+            best_val=best.get("val", {}),
+            monitor="val mean IoU",
+        ),
+    )

@@ -1,27 +1,29 @@
-"""The prepared pairs as training sees them: manifest, per-split file lists and data hashes.
+"""The prepared pairs as training sees them: the manifest, per-split file lists, data hashes.
 
-Reads data/prepared/manifest.json (written by the prepare stage) and checks that it matches
-the params (class names) and that every listed file exists, so a stale or partial prepare
-fails with one line per problem before TensorFlow starts.
+The manifest is read and checked through `stackseg.contracts` (format version, fields,
+class names); on top of that, training checks that every listed file exists and that the
+train and val splits are not empty, so a stale or partial prepare fails with one line per
+problem before TensorFlow starts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from stackseg.documents import read_json
+from stackseg.contracts import MANIFEST_NAME, SPLITS, Manifest, read_manifest
 from stackseg.errors import InputDataError
 
-MANIFEST = "manifest.json"
-SPLITS = ("train", "val", "test")
+MAX_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
 class PairList:
-    """Pairs of one split in manifest order (sorted by stack, frame)."""
+    """Pairs of one split in manifest order (sorted by stack, frame); paths are full paths."""
 
     images: tuple[str, ...]
     masks: tuple[str, ...]
@@ -38,77 +40,51 @@ class PairList:
 @dataclass(frozen=True)
 class PreparedData:
     root: Path
-    classes: tuple[str, ...]
-    image_channels: int
-    scaling: dict
+    manifest: Manifest
     splits: dict[str, PairList]
-    manifest: dict
+
+    @property
+    def image_channels(self) -> Literal[1, 3]:
+        return self.manifest.image_channels
 
 
-def mask_png_channels(n_classes: int) -> int:
-    """Channels of the prepared mask PNGs: L for 1 class, RGB for 2-3, RGBA for 4."""
-    return 1 if n_classes == 1 else 3 if n_classes <= 3 else 4
-
-
-def read_prepared(root: str | Path, classes: list[str]) -> PreparedData:
+def read_prepared(root: str | Path, classes: Sequence[str]) -> PreparedData:
+    """The manifest of `root` with its files checked; every problem is one error line."""
     root = Path(root)
-    manifest_path = root / MANIFEST
-    manifest = read_json(
-        manifest_path,
-        missing="run `dvc repro prepare` or `stackseg prepare`",
-        invalid="rerun prepare",
-    )
+    manifest = read_manifest(root, classes)
     problems = []
-    if list(manifest.get("classes", [])) != list(classes):
-        problems.append(
-            f"{manifest_path}: prepared for classes {manifest.get('classes')}, params say "
-            f"{list(classes)}; rerun `dvc repro prepare`"
+    splits = {}
+    for split in SPLITS:
+        pairs = manifest.split_pairs(split)
+        for pair in pairs:
+            for rel in (pair.image, pair.mask):
+                if not (root / rel).is_file():
+                    problems.append(
+                        f"{root / rel}: listed in {MANIFEST_NAME} but missing; rerun prepare"
+                    )
+        splits[split] = PairList(
+            images=tuple(str(root / pair.image) for pair in pairs),
+            masks=tuple(str(root / pair.mask) for pair in pairs),
+            heights=tuple(pair.height for pair in pairs),
+            widths=tuple(pair.width for pair in pairs),
         )
-    channels = manifest.get("image_channels")
-    if channels not in (1, 3):
-        problems.append(f"{manifest_path}: image_channels must be 1 or 3, got {channels!r}")
-    lists: dict[str, dict[str, list]] = {
-        s: {"images": [], "masks": [], "heights": [], "widths": []} for s in SPLITS
-    }
-    for number, pair in enumerate(manifest.get("pairs", [])):
-        split = pair.get("split")
-        if split not in lists:
-            problems.append(f"{manifest_path}: pair {number} has unknown split {split!r}")
-            continue
-        for key, kind in (("image", "images"), ("mask", "masks")):
-            path = root / pair[key]
-            if not path.is_file():
-                problems.append(f"{path}: listed in {MANIFEST} but missing; rerun prepare")
-            lists[split][kind].append(str(path))
-        lists[split]["heights"].append(int(pair["height"]))
-        lists[split]["widths"].append(int(pair["width"]))
     for split in ("train", "val"):
-        if not lists[split]["images"]:
+        if not splits[split]:
             problems.append(
-                f"{manifest_path}: no {split} pairs; training needs both train and val "
+                f"{root / MANIFEST_NAME}: no {split} pairs; training needs both train and val "
                 "(check prepare.split and the number of stacks)"
             )
     if problems:
+        extra = len(problems) - MAX_PROBLEMS
         raise InputDataError(
-            problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+            problems[:MAX_PROBLEMS] + ([f"... and {extra} more"] if extra > 0 else [])
         )
-    splits = {
-        s: PairList(*(tuple(lists[s][k]) for k in ("images", "masks", "heights", "widths")))
-        for s in SPLITS
-    }
-    return PreparedData(
-        root=root,
-        classes=tuple(classes),
-        image_channels=int(channels),
-        scaling=manifest.get("scaling", {}),
-        splits=splits,
-        manifest=manifest,
-    )
+    return PreparedData(root=root, manifest=manifest, splits=splits)
 
 
 def prepared_hash(data: PreparedData) -> str:
     """sha256 over the manifest and every pair file it lists (names and bytes)."""
-    digest = hashlib.sha256((data.root / MANIFEST).read_bytes())
+    digest = hashlib.sha256((data.root / MANIFEST_NAME).read_bytes())
     for split in SPLITS:
         pairs = data.splits[split]
         for path in pairs.images + pairs.masks:
@@ -119,6 +95,5 @@ def prepared_hash(data: PreparedData) -> str:
 
 def raw_hash(data: PreparedData) -> str:
     """sha256 over the raw stacks' source hashes recorded by prepare (name -> hash)."""
-    stacks = data.manifest.get("stacks", {})
-    sources = {name: info.get("source_hash") for name, info in sorted(stacks.items())}
+    sources = {name: record.source_hash for name, record in sorted(data.manifest.stacks.items())}
     return hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()

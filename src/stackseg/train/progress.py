@@ -1,4 +1,5 @@
-"""Per-epoch progress: one log line per epoch, and a tqdm bar over epochs on a terminal."""
+"""Per-epoch progress: one log line per epoch, and stackseg.progress over epochs (a bar on a
+terminal; off a terminal the log lines already say it all, so no plain progress lines)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sys
 import time
 
 import keras
-from tqdm import tqdm
+
+from stackseg.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +23,9 @@ class EpochProgress(keras.callbacks.Callback):
     def __init__(self, epochs: int, start_epoch: int):
         super().__init__()
         self.epochs = epochs
-        self.bar = tqdm(
-            total=epochs,
-            initial=start_epoch,
-            unit="epoch",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            disable=None,
+        # off a terminal the per-epoch log line is the progress: no second, plain line
+        self.bar = Progress(
+            epochs, "train", "epoch", initial=start_epoch, enabled=sys.stderr.isatty()
         )
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -9,9 +9,9 @@ never committed nor pushed to a remote):
     best-0002.npz    weights of the best epoch so far
 
 The key hashes everything the run depends on (params, prepared data, training code), so a
-checkpoint is only resumed by the very run it belongs to. A checkpoint directory is
-written under a temporary name and renamed when complete (rename is atomic), so a kill
-at any moment leaves either the previous or the new checkpoint, never a partial one.
+checkpoint is only resumed by the very run it belongs to. Every file and checkpoint
+directory is written through `stackseg.atomic` (built beside, renamed when complete), so a
+kill at any moment leaves either the previous or the new checkpoint, never a partial one.
 The whole key directory is deleted when training finishes.
 """
 
@@ -21,12 +21,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from stackseg import atomic
 
 log = logging.getLogger(__name__)
 
@@ -90,24 +91,18 @@ class ResumeStore:
         new_best_values: list[np.ndarray] | None,
     ) -> Path:
         """Write the checkpoint taken after `epochs_done` epochs; new_best_values if improved."""
-        self.dir.mkdir(parents=True, exist_ok=True)
         name = f"{epochs_done:04d}"
         if new_best_values is not None:
-            tmp = self.dir / f".tmp-best-{name}.npz"
-            _save_arrays(tmp, new_best_values)
+            with atomic.replacing(self.dir / f"best-{name}.npz") as tmp:
+                _save_arrays(tmp, new_best_values)
             self._best_file = f"best-{name}.npz"
-            os.replace(tmp, self.dir / self._best_file)
-        tmp_dir = self.dir / f".tmp-epoch-{name}"
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        tmp_dir.mkdir()
-        _save_arrays(tmp_dir / "model.npz", model_values)
-        _save_arrays(tmp_dir / "optimizer.npz", optimizer_values)
-        full_state = {**state, "epochs_done": epochs_done, "best_file": self._best_file}
-        # key order kept: the history replays into dvclive files in the original order
-        (tmp_dir / "state.json").write_text(json.dumps(full_state, indent=1))
         final = self.dir / f"epoch-{name}"
-        shutil.rmtree(final, ignore_errors=True)
-        tmp_dir.rename(final)
+        with atomic.replacing(final, directory=True) as tmp_dir:
+            _save_arrays(tmp_dir / "model.npz", model_values)
+            _save_arrays(tmp_dir / "optimizer.npz", optimizer_values)
+            full_state = {**state, "epochs_done": epochs_done, "best_file": self._best_file}
+            # key order kept: the history replays into dvclive files in the original order
+            (tmp_dir / "state.json").write_text(json.dumps(full_state, indent=1))
         self._prune(keep=final)
         return final
 

@@ -1,6 +1,6 @@
 """A real S3-compatible HTTP server on 127.0.0.1 for development and tests, without Docker.
 
-    python -m stackseg.devtools.s3server            # or: make s3-dev
+    python devtools/s3server.py            # from the project root; or: make s3-dev
 
 starts the server, creates the bucket and prints the lines to export so that `dvc push` /
 `dvc pull` work against it. Two back-ends, both installed by requirements-dev.txt only:
@@ -11,8 +11,10 @@ starts the server, creates the bucket and prints the lines to export so that `dv
 - ``moto``: moto's S3 server, the endpoint s3fs itself is tested against. Objects live in
   memory and any credentials are accepted.
 
-The test-suite starts its servers through :func:`start_server` too, so what the tests
-exercise is what developers run.
+The test-suite starts its servers through :func:`start_server` too (`from devtools.s3server
+import start_server`, the project root on sys.path), so what the tests exercise is what
+developers run. It lives outside src/: the installed package must not need the dev-only
+back-ends.
 """
 
 from __future__ import annotations
@@ -208,7 +210,7 @@ def _default_data_dir() -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m stackseg.devtools.s3server",
+        prog="python devtools/s3server.py",
         description="Run a loopback S3 server for `dvc push`/`dvc pull` during development.",
     )
     parser.add_argument("--server", choices=SERVERS, default="nanio", help="default: nanio")

@@ -1,10 +1,12 @@
 """The train stage: prepared pairs -> models/model.keras, models/model.json, dvclive logs.
 
-1. Read the manifest and hash the data (before TensorFlow runs anything).
+1. Read the manifest (through `stackseg.contracts`), check its files and hash the data
+   (before TensorFlow runs anything).
 2. Fix determinism and precision, build and compile the model.
 3. Resume from the newest checkpoint of this exact run, if one exists.
 4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint).
-5. Save the best epoch's weights and the model card; delete the checkpoints.
+5. Save the best epoch's weights and the model card (`contracts.ModelCard`); delete the
+   checkpoints.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import keras
 
 from stackseg.config import Config
+from stackseg.contracts import ModelCard, write_card
 from stackseg.models import build_model, save_model, size_multiple
 from stackseg.train import callbacks as cb
 from stackseg.train.dataset import build_train_input, default_cache_budget
@@ -22,7 +25,7 @@ from stackseg.train.determinism import configure_determinism, set_precision
 from stackseg.train.live import open_live
 from stackseg.train.losses import SegmentationLoss
 from stackseg.train.metrics import segmentation_metrics
-from stackseg.train.model_card import build_card, code_hash, train_params, write_card
+from stackseg.train.model_card import build_card, code_hash, train_params
 from stackseg.train.prepared import prepared_hash, raw_hash, read_prepared
 from stackseg.train.resume import Checkpoint, ResumeStore, resume_key
 
@@ -50,11 +53,16 @@ def restore(model: keras.Model, checkpoint: Checkpoint) -> None:
             variable.assign(value)
 
 
-def train(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -> dict:
-    """Run the whole train stage; returns the model card."""
+def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -> ModelCard:
+    """Run the whole train stage (steps 1-5); returns the model card it wrote.
+
+    `cwd` is the project whose git history dates the training code (default: the current
+    directory); `cache_budget` caps the decoded-pair cache in bytes (default: half the
+    available memory).
+    """
     cwd = Path.cwd() if cwd is None else cwd
     t = cfg.train
-    data = read_prepared(cfg.paths.prepared, list(cfg.classes))
+    data = read_prepared(cfg.paths.prepared, cfg.classes)
     hashes = {"raw": raw_hash(data), "prepared": prepared_hash(data), "code": code_hash()}
     key = resume_key(
         {"params": train_params(cfg), "data": hashes["prepared"], "code": hashes["code"]}
@@ -130,14 +138,13 @@ def train(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None)
     save_model(model, cfg.paths.model)
     card = build_card(cfg, data, hashes, state, size_multiple(t), cwd)
     write_card(card, cfg.paths.model_card)
-    live.summary["best"] = state.best_summary()
+    cb.set_best(live, state.best_summary())
     live.end()
     store.clear()
-    best = card["training"]
     log.info(
         "best epoch %s: val IoU %.4f; wrote %s and %s",
-        best["best_epoch"],
-        best["best_val"].get("iou", float("nan")),
+        card.training.best_epoch,
+        card.training.best_val.get("iou", float("nan")),
         cfg.paths.model,
         cfg.paths.model_card,
     )

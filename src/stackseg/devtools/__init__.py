@@ -1,1 +1,0 @@
-"""Developer tools (not used by the pipeline): e.g. a loopback S3 server for `dvc push`."""

@@ -1,0 +1,109 @@
+"""The evaluate stage: one streaming pass of the trained model over the test split.
+
+1. Read the model card and the manifest (through `stackseg.contracts`) and load the model;
+   check it against the params' classes and the prepared images' channels.
+2. Fit the intensity-threshold baseline on the train split (histograms only).
+3. Predict every test frame at native resolution, thresholded at the model card's
+   `output.threshold`; per frame, add the model's and the baseline's pixels to pooled
+   counts, the label confusion and the probability histograms, and keep the N best and N
+   worst frames (by frame IoU) for the overlays.
+4. Write metrics/evaluate.json and the plot files (module `outputs`, all or nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stackseg.config import Config
+from stackseg.contracts import MANIFEST_NAME, Manifest, Pair, read_manifest
+from stackseg.errors import InputDataError
+from stackseg.evaluate import baseline, io, outputs
+from stackseg.evaluate.results import Results, Throughput
+from stackseg.predict import predict_frames
+from stackseg.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+def fit_baseline(prepared: Path, pairs: list[Pair], channels: int, n_classes: int) -> list:
+    if not pairs:
+        raise InputDataError([f"{prepared / MANIFEST_NAME}: the train split is empty"])
+    frames = io.iter_pairs(prepared, pairs, channels, n_classes)
+    with progress(len(pairs), "baseline (train)", "frame") as bar:
+
+        def counted():
+            for _, image, mask in frames:
+                yield image, mask
+                bar.update(1)
+
+        return baseline.fit_baseline(counted(), n_classes)
+
+
+def score_test(
+    cfg: Config,
+    manifest: Manifest,
+    model: Any,
+    preprocess: Callable,
+    multiple: int,
+    threshold: float,
+) -> Results:
+    """Steps 2-3: the baseline rules and every accumulated score of the test split."""
+    prepared = Path(cfg.paths.prepared)
+    channels, classes = manifest.image_channels, list(cfg.classes)
+    test = manifest.split_pairs("test")
+    if not test:
+        raise InputDataError([f"{prepared / MANIFEST_NAME}: the test split is empty"])
+    rules = fit_baseline(prepared, manifest.split_pairs("train"), channels, len(classes))
+    results = Results.empty(classes, min(cfg.evaluate.overlays, len(test)))
+    results.rules = rules
+    # sizes grouped so same-size frames share batches; order does not change pooled counts
+    ordered = sorted(test, key=lambda pair: (pair.height, pair.width))
+    masks: dict[str, np.ndarray] = {}
+
+    def frames():
+        for pair, image, mask in io.iter_pairs(prepared, ordered, channels, len(classes)):
+            masks[pair.name] = mask
+            yield pair.name, image
+
+    timer = Throughput(ordered, cfg.evaluate.batch_size)
+    predictions = predict_frames(model, frames(), preprocess, multiple, cfg.evaluate.batch_size)
+    with progress(len(test), "evaluate (test)", "frame") as bar:
+        for name, image, probs in predictions:
+            timer.frame_done()
+            results.add(name, image, masks.pop(name), probs, threshold)
+            bar.update(1)
+    log.info("%s", timer.report())
+    return results
+
+
+def run(cfg: Config) -> dict:
+    """The whole stage (steps 1-4); returns the evaluate.json document it wrote."""
+    from stackseg.evaluate import trained
+
+    model, card = trained.load_trained(cfg)
+    manifest = read_manifest(cfg.paths.prepared, cfg.classes)
+    trained.check_channels(model, manifest, cfg)
+    results = score_test(
+        cfg,
+        manifest,
+        model,
+        trained.preprocess_function(),
+        card.input.size_multiple,
+        card.output.threshold,
+    )
+    metrics_path, plots_dir = Path(cfg.paths.evaluate_metrics), Path(cfg.paths.evaluate_plots)
+    document = outputs.write_outputs(results, metrics_path, plots_dir)
+    log.info(
+        "test mean IoU %.4f (baseline %.4f), pixel accuracy %.4f -> %s, %s/",
+        document["mean"]["iou"],
+        document["baseline"]["mean"]["iou"],
+        document["pixel_accuracy"],
+        metrics_path,
+        plots_dir,
+    )
+    return document

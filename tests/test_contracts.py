@@ -1,0 +1,163 @@
+"""stackseg.contracts: the manifest and the model card round-trip, and other shapes are refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stackseg import contracts as c
+from stackseg.errors import InputDataError
+
+CLASSES = ["disc", "ring"]
+
+
+def manifest(pairs: int = 2) -> c.Manifest:
+    scaling = c.StackScaling(source_dtype="uint8", method="none")
+    stack = c.StackRecord(
+        split="train",
+        frames=pairs,
+        height=8,
+        width=8,
+        image="images/s.tif",
+        mask="masks/s.tif",
+        scaling=scaling,
+        source_hash="xxh3-128:0:0",
+    )
+    return c.Manifest(
+        format=c.MANIFEST_FORMAT,
+        classes=CLASSES,
+        image_channels=1,
+        mask_format="channels",
+        split_by="stack",
+        split_fractions={"train": 1.0, "val": 0.0, "test": 0.0},
+        seed=1,
+        scaling=c.ScalingRule(**c.SCALING_RULE, low_percentile=0.1, high_percentile=99.9),
+        codecs={},
+        fingerprint="sha256:0",
+        splits={s: c.SplitBalance(stacks=0, pairs=0, class_fraction=[0.0, 0.0]) for s in c.SPLITS},
+        stacks={"s": stack},
+        pairs=[
+            c.Pair(
+                stack="s",
+                frame=k,
+                split="train",
+                image=f"train/images/s_f{k:04d}.jpg",
+                mask=f"train/masks/s_f{k:04d}.png",
+                height=8,
+                width=8,
+                class_fraction=[0.5, 0.0],
+            )
+            for k in range(pairs)
+        ],
+    )
+
+
+def test_manifest_round_trip(tmp_path):
+    written = manifest()
+    c.write_manifest(written, tmp_path)
+    read = c.read_manifest(tmp_path, CLASSES)
+    assert read == written
+    assert (tmp_path / c.MANIFEST_NAME).read_text() == written.dumps()
+    assert [p.name for p in read.split_pairs("train")] == ["s_f0000", "s_f0001"]
+    assert read.split_pairs("test") == []
+
+
+def test_manifest_one_line_per_pair(tmp_path):
+    text = manifest(pairs=3).dumps()
+    pair_lines = [line for line in text.splitlines() if line.strip().startswith('{"stack"')]
+    assert len(pair_lines) == 3
+
+
+def _rewrite(tmp_path, change) -> None:
+    path = tmp_path / c.MANIFEST_NAME
+    data = json.loads(manifest().dumps())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_other_format_version_refused_in_one_line(tmp_path):
+    _rewrite(tmp_path, lambda d: d.update(format=2))
+    with pytest.raises(InputDataError) as err:
+        c.read_manifest(tmp_path)
+    assert len(err.value.problems) == 1
+    assert str(tmp_path / c.MANIFEST_NAME) in err.value.problems[0]
+    assert "format 2" in err.value.problems[0]
+
+
+def test_missing_field_named(tmp_path):
+    _rewrite(tmp_path, lambda d: d["pairs"][1].pop("height"))
+    with pytest.raises(InputDataError) as err:
+        c.read_manifest(tmp_path)
+    assert "pairs.1.height" in err.value.problems[0]
+
+
+def test_classes_must_match_params(tmp_path):
+    c.write_manifest(manifest(), tmp_path)
+    with pytest.raises(InputDataError, match="params say"):
+        c.read_manifest(tmp_path, ["disc", "streak"])
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(InputDataError, match="not found"):
+        c.read_manifest(tmp_path)
+    (tmp_path / c.MANIFEST_NAME).write_text("{")
+    with pytest.raises(InputDataError, match="not valid JSON"):
+        c.read_manifest(tmp_path)
+
+
+def card() -> c.ModelCard:
+    return c.ModelCard(
+        format=c.CARD_FORMAT,
+        model_file="model.keras",
+        classes=CLASSES,
+        input=c.InputContract(
+            channels=1,
+            dtype="float32",
+            scaling="x/255",
+            jpeg_decoding="islow",
+            value_range=[0.0, 1.0],
+            size_multiple=8,
+            size_rule="pad",
+            train_size=48,
+            train_crop="random",
+        ),
+        output=c.OutputContract(channels=2, activation="sigmoid", meaning="p", threshold=0.5),
+        prepared_scaling=c.ScalingRule(**c.SCALING_RULE, low_percentile=0.1, high_percentile=99.9),
+        lineage=c.Lineage(
+            code_commit=None,
+            code_sha256="a",
+            raw_data_sha256="b",
+            prepared_data_sha256="c",
+            pairs={"train": 2},
+            software={"keras": "3"},
+        ),
+        params={"seed": 1},
+        training=c.TrainingSummary(
+            epochs_run=1, stopped_early=False, best_epoch=1, best_val={"iou": 0.5}, monitor="iou"
+        ),
+    )
+
+
+def test_card_round_trip_and_refusals(tmp_path):
+    path = tmp_path / "model.json"
+    c.write_card(card(), path)
+    assert c.read_card(path, CLASSES) == card()
+    with pytest.raises(InputDataError, match="model trained for classes"):
+        c.read_card(path, ["x"])
+    data = json.loads(path.read_text())
+    data["format"] = "stackseg-model-card/0"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputDataError) as err:
+        c.read_card(path)
+    assert len(err.value.problems) == 1 and "stackseg-model-card/0" in err.value.problems[0]
+
+
+@pytest.mark.parametrize(("n", "channels"), [(1, 1), (2, 3), (3, 3), (4, 4)])
+def test_mask_png_channels(n, channels):
+    assert c.mask_png_channels(n) == channels
+
+
+def test_mask_png_channels_refuses_five():
+    with pytest.raises(ValueError):
+        c.mask_png_channels(5)
