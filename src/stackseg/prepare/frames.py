@@ -45,7 +45,8 @@ class DirectPageReader:
         else:
             data = np.empty(plan.nbytes, np.uint8)
         if plan.offset is not None:
-            if os.preadv(self._fd, [data], plan.offset + index * plan.nbytes) != plan.nbytes:
+            read = os.preadv(self._fd, [data.data], plan.offset + index * plan.nbytes)
+            if read != plan.nbytes:
                 raise ValueError(f"page {index} is cut short (file truncated?)")
         else:
             self._decode_strips(index, data)
@@ -119,7 +120,11 @@ class StackReader:
             if layout.page_channels == "first":
                 data = data.transpose(1, 2, 0)
             return np.ascontiguousarray(data)
-        position = list(np.unravel_index(index, self._frame_shape)) if self._frame_shape else []
+        position = (
+            [int(i) for i in np.unravel_index(index, self._frame_shape)]
+            if self._frame_shape
+            else []
+        )
         planes = []
         for channel in range(layout.channels):
             where = [*position]

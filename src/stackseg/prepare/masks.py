@@ -71,7 +71,8 @@ class MaskConverter:
         sums = cv2.sumElems(frame)
         total, nonzero = sum(sums), cv2.countNonZero(flat)
         if total == nonzero:  # 0/1 masks
-            out = cv2.compare(flat, 0, cv2.CMP_GT, dst=self._output(flat))
+            # OpenCV's type stubs lack the scalar form of the second operand
+            out = cv2.compare(flat, 0, cv2.CMP_GT, dst=self._output(flat))  # type: ignore[call-overload]
             normalised, counts = out.reshape(frame.shape), [int(t) for t in sums]
         elif total == 255 * nonzero:  # already 0/255
             normalised, counts = frame, [int(t) // 255 for t in sums]

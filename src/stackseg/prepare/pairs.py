@@ -26,7 +26,7 @@ import simplejpeg
 
 from stackseg.contracts import IMAGE_SUFFIX, MASK_SUFFIX
 from stackseg.prepare.frames import StackReader
-from stackseg.prepare.jobs import StackJob, StackResult
+from stackseg.prepare.jobs import PreviousStack, StackJob, StackResult
 from stackseg.prepare.masks import MaskConverter, MaskValueError
 from stackseg.prepare.raw import file_hash, source_hash
 from stackseg.prepare.scaling import Scaler, StackStatistics, needs_scaling
@@ -84,14 +84,14 @@ def encode_png(mask: np.ndarray) -> bytes:
     )
 
 
-def process_stack(job: StackJob, progress: Callable[[int], None] | None = None) -> StackResult:
+def process_stack(job: StackJob, progress: Callable[[int], object] | None = None) -> StackResult:
     frames = job.frame_range
     source = job.source_hash
     if not source and job.first == 0:  # see jobs.py: a new stack's first job hashes it
         source = source_hash(file_hash(job.image.path), file_hash(job.mask.path))
     result = StackResult(job.name, frames.start, len(frames), source)
     # jobs.py hands `previous` only to a stack whose source hash matches it
-    if job.previous is not None and _reuse(job, result):
+    if job.previous is not None and _reuse(job, job.previous, result):
         if progress:
             progress(len(frames))
         return result
@@ -99,9 +99,8 @@ def process_stack(job: StackJob, progress: Callable[[int], None] | None = None) 
     return result
 
 
-def _reuse(job: StackJob, result: StackResult) -> bool:
+def _reuse(job: StackJob, previous: PreviousStack, result: StackResult) -> bool:
     """Hard-link the previous pairs into their (possibly new) split; False if any is gone."""
-    previous = job.previous
     pairs = sorted(previous.pairs, key=lambda pair: pair["frame"])
     if [pair["frame"] for pair in pairs] != list(range(job.image.frames)):
         return False
@@ -165,7 +164,7 @@ def _cannot_decode(exc: Exception) -> str:
     return f"cannot decode ({type(exc).__name__}: {exc})"
 
 
-def _explode(job: StackJob, result: StackResult, progress: Callable[[int], None] | None) -> None:
+def _explode(job: StackJob, result: StackResult, progress: Callable[[int], object] | None) -> None:
     problems: Problems = result.problems
     # every frame is encoded before the next is read, so the readers and the
     # converter may reuse one buffer each (fresh 200 kB arrays cost page faults per frame)

@@ -127,7 +127,7 @@ def check_stacks(
         if image is not None and mask is not None:
             problems += _pair_problems(image, mask)
     problems += _channel_consistency(
-        [inspections[s.image].layout for s in stacks if inspections[s.image].layout]
+        [layout for s in stacks if (layout := inspections[s.image].layout) is not None]
     )
     return problems
 

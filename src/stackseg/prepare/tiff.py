@@ -135,9 +135,12 @@ def open_tiff(path: str, shaped: bool | None = None) -> tuple[tifffile.TiffFile,
 
 
 def _several_shaped_series(tif: tifffile.TiffFile) -> bool:
+    description = tif.pages.first.shaped_description
+    if description is None:
+        return False
     first = tif.pages.first
     try:
-        shape = tifffile.tifffile.shaped_description_metadata(first.shaped_description)["shape"]
+        shape = tifffile.tifffile.shaped_description_metadata(description)["shape"]
     except Exception:  # unreadable description: let the series parser report it
         return False
     page_size = math.prod(first.shape)
