@@ -31,18 +31,16 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-# The package is installed editable and its C extension (src/stackseg/data/_lzw.c) built in
-# place, next to the source; rebuilt every time (uv would otherwise reuse a cached build).
-EDITABLE := pip install --python $(BIN)/python --quiet --no-deps --reinstall-package stackseg -e .
-PACKAGE_BUILD := pyproject.toml src/stackseg/data/_lzw.c
+# The package is installed editable (pure Python: the source is what runs).
+EDITABLE := pip install --python $(BIN)/python --quiet --no-deps -e .
 
-$(VENV)/.runtime: requirements.lock $(PACKAGE_BUILD) | $(UV)
+$(VENV)/.runtime: requirements.lock pyproject.toml | $(UV)
 	$(UV) pip install --python $(BIN)/python --quiet -r requirements.lock
 	$(UV) $(EDITABLE)
 	$(BIN)/python -m compileall -q src  # the editable package too (.dvcignore skips it)
 	touch $@
 
-$(VENV)/.dev: requirements-dev.lock $(PACKAGE_BUILD) | $(UV)
+$(VENV)/.dev: requirements-dev.lock pyproject.toml | $(UV)
 	$(UV) pip install --python $(BIN)/python --quiet -r requirements-dev.lock
 	$(UV) $(EDITABLE)
 	$(BIN)/python -m compileall -q src
@@ -98,4 +96,4 @@ lock: $(UV)
 	$(UV) pip compile --universal --python-version 3.11 -q requirements-dev.txt -o requirements-dev.lock
 
 clean-venv:
-	rm -rf $(VENV) src/stackseg/data/_lzw.*.so
+	rm -rf $(VENV)

@@ -14,7 +14,9 @@ machine skew wall-clock times (a lone process suffers less than a pool), so it a
 CPU seconds (user + system, all processes) and the ratios computed from them. (b) and (c)
 run --repeat times, alternating; the table shows their medians, and b/c is the median of
 the ratios of each (b) to the (c) right after it.
-Targets (2 cores): b >= 3x a, b >= 0.6x c, peak RSS <= 300 MB.
+Targets (2 cores): b >= 3x a, b >= 0.6x c, peak RSS <= 300 MB. The table and the per-run
+lines are also written to docs/benchmarks/prepare.md (`_figures.write_figures`), which the
+docs include.
 
 Without --raw the dataset is `stackseg synth --full`, written to <work>/raw on the first run
 (pass the same --work again to reuse it).
@@ -59,6 +61,10 @@ import psutil
 import yaml
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _figures import write_figures  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TARGETS = {"b_over_a": 3.0, "b_over_c": 0.6, "peak_rss_mb": 300.0}
@@ -83,7 +89,8 @@ def stack_files(raw: Path) -> list[tuple[str, Path, Path]]:
 
 
 def _frames(path: Path, class_axis: int | None):
-    from stackseg.data.tiff_io import StackReader, read_layout
+    from stackseg.prepare.frames import StackReader
+    from stackseg.prepare.tiff import read_layout
 
     layout = read_layout(str(path), class_axis)
     with StackReader(layout) as reader:
@@ -110,8 +117,8 @@ def _encode_stack(
     image_path: str, mask_path: str, quality: int, n_classes: int
 ) -> tuple[float, int]:
     """(c) in one worker: load a stack into memory (untimed), then time the encoders only."""
-    from stackseg.data.encode import encode_jpeg, encode_png
-    from stackseg.data.masks import MaskConverter
+    from stackseg.prepare.masks import MaskConverter
+    from stackseg.prepare.pairs import encode_jpeg, encode_png
 
     images = list(_frames(Path(image_path), None))
     if images[0].dtype != np.uint8:
@@ -300,7 +307,7 @@ def drop_caches(raw: Path) -> None:
         with open(path, "rb", buffering=0) as handle:
             while handle.read(1 << 20):
                 pass
-    warm = "import stackseg.data.prepare, stackseg.data.worker, stackseg.config, PIL.Image"
+    warm = "import stackseg.prepare.stage, stackseg.prepare.pairs, stackseg.config, PIL.Image"
     subprocess.run([sys.executable, "-c", warm], check=True)
     print("kernel caches dropped; raw stacks and code read back into the page cache", flush=True)
 
@@ -309,7 +316,8 @@ def measure(work: Path, raw: Path, cores: int, args) -> None:
     """(b) and (c) alternate `--repeat` times and the medians are reported: this VM's speed
     drifts by +-20% within minutes, so one (b) and one (c) can land on different speeds.
     Every (b) writes a new directory; nothing is deleted before the end (module docstring)."""
-    b_runs, c_runs, peak_mb = [], [], 0.0
+    b_runs, c_runs, peak_mb, run_lines = [], [], 0.0, []
+    load_start = os.getloadavg()[0]  # other programs' share of the cores, for the figures
     for attempt in range(args.repeat):
         if args.drop_caches:
             drop_caches(raw)
@@ -323,12 +331,12 @@ def measure(work: Path, raw: Path, cores: int, args) -> None:
         b_runs.append((b_wall, b_cpu))
         c_runs.append(c_cpu)
         peak_mb = max(peak_mb, peak)
-        print(
+        run_lines.append(
             f"run {attempt + 1}/{args.repeat}: (b) {b_wall:.1f} s wall, {b_cpu:.1f} s CPU; "
             f"(c) {c_cpu:.1f} s CPU; b/c {c_cpu / cores / b_wall:.2f} wall, "
-            f"{c_cpu / b_cpu:.2f} by CPU",
-            flush=True,
+            f"{c_cpu / b_cpu:.2f} by CPU"
         )
+        print(run_lines[-1], flush=True)
     if args.drop_caches:
         drop_caches(raw)
     w_cpu = run_write_floor(prepared, work / "w", cores)
@@ -343,15 +351,24 @@ def measure(work: Path, raw: Path, cores: int, args) -> None:
         statistics.median(c / cores / bw for (bw, _), c in zip(b_runs, c_runs, strict=True)),
         statistics.median(c / bc for (_, bc), c in zip(b_runs, c_runs, strict=True)),
     )
-    report(pairs, cores, (a_wall, a_cpu), b, statistics.median(c_runs), w_cpu, peak_mb, ratios)
+    table = report(
+        pairs, cores, (a_wall, a_cpu), b, statistics.median(c_runs), w_cpu, peak_mb, ratios
+    )
+    print("\n" + "\n".join(table))
+    runs = "\n".join(run_lines)
+    load = (
+        f"Load average (1 min) {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+        "end: other programs on the machine skew the wall-clock figures, the CPU-time ones less."
+    )
+    write_figures("prepare", f"```\n{chr(10).join(table)}\n```\n\n```\n{runs}\n```\n\n{load}\n")
 
 
-def report(pairs, cores, a, b, c_cpu, w_cpu, peak_mb, b_over_c) -> None:
-    """Wall-clock figures, and CPU-time figures that other load on the machine cannot skew;
-    b_over_c: the medians of the per-run ratios (wall, CPU)."""
+def report(pairs, cores, a, b, c_cpu, w_cpu, peak_mb, b_over_c) -> list[str]:
+    """The table's lines: wall-clock figures, and CPU-time figures that other load on the
+    machine cannot skew; b_over_c: the medians of the per-run ratios (wall, CPU)."""
     (a_wall, a_cpu), (b_wall, b_cpu) = a, b
     c_wall, w_wall = c_cpu / cores, w_cpu / cores  # computed bounds: perfect use of the cores
-    print(f"\n{pairs} pairs, {cores} cores      wall s   pairs/s    CPU s   (b, c: medians)")
+    lines = [f"{pairs} pairs, {cores} cores      wall s   pairs/s    CPU s   (b, c: medians)"]
     rows = [
         ("(a) Pillow loop, 1 process", a_wall, a_cpu),
         ("(b) stackseg prepare", b_wall, b_cpu),
@@ -360,7 +377,7 @@ def report(pairs, cores, a, b, c_cpu, w_cpu, peak_mb, b_over_c) -> None:
     ]
     for label, wall, cpu in rows:
         if wall is not None:
-            print(f"{label:37s} {wall:6.1f} {pairs / wall:9.0f} {cpu:8.1f}")
+            lines.append(f"{label:37s} {wall:6.1f} {pairs / wall:9.0f} {cpu:8.1f}")
     checks = [("b/c  (c wall / b wall)", b_over_c[0], TARGETS["b_over_c"])]
     # CPU-time view: b's CPU spread over the cores, i.e. its wall time on an idle machine
     checks.append(("b/c  by CPU time", b_over_c[1], TARGETS["b_over_c"]))
@@ -368,13 +385,14 @@ def report(pairs, cores, a, b, c_cpu, w_cpu, peak_mb, b_over_c) -> None:
         checks.insert(0, ("b/a  (a wall / b wall)", a_wall / b_wall, TARGETS["b_over_a"]))
         checks.insert(1, ("b/a  by CPU time", a_cpu / (b_cpu / cores), TARGETS["b_over_a"]))
     for label, value, target in checks:
-        print(
+        lines.append(
             f"{label:37s} {value:6.2f}   target >= {target:<4} {'ok' if value >= target else 'MISSED'}"
         )
     ok = peak_mb <= TARGETS["peak_rss_mb"]
-    print(
+    lines.append(
         f"{'peak RSS of (b), sum of processes':37s} {peak_mb:6.0f} MB target <= 300  {'ok' if ok else 'MISSED'}"
     )
+    return lines
 
 
 if __name__ == "__main__":

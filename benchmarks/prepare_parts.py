@@ -20,12 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from stackseg.data.encode import encode_jpeg, encode_png
-from stackseg.data.hashing import file_hash
-from stackseg.data.masks import MaskConverter
-from stackseg.data.plan import inspect_file
-from stackseg.data.tiff_io import StackReader
-from stackseg.data.worker import WRITE_BATCH, _PairFiles
+from stackseg.prepare.frames import StackReader
+from stackseg.prepare.masks import MaskConverter
+from stackseg.prepare.pairs import WRITE_BATCH, _PairFiles, encode_jpeg, encode_png
+from stackseg.prepare.raw import file_hash
+from stackseg.prepare.workers import inspect_file
 
 STEPS = ("metadata", "hash", "read image", "read mask", "mask check", "jpeg", "png", "files")
 ENCODERS = ("jpeg", "png")

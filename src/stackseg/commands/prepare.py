@@ -16,11 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from stackseg.data.pool import start_pool
+    from stackseg.config import load_config
+    from stackseg.prepare import stage
 
-    # the workers start up while this process imports and validates the config
-    with start_pool(args.params) as pool:
-        from stackseg.config import load_config
-        from stackseg.data.prepare import PrepareSettings, prepare
-
-        prepare(PrepareSettings.from_config(load_config(args.params)), pool)
+    stage.run(load_config(args.params))

@@ -6,8 +6,9 @@ Two input formats (params `prepare.mask_format`):
   value of the type (255 for uint8, 65535 for uint16), or False/True.
 - `index`: (H, W) integer class indices, 0 = background and k = 1..K = class k-1.
 
-The output is laid out for PNG: 1 class -> (H, W) grayscale, 2-3 classes -> (H, W, 3) RGB,
-4 classes -> (H, W, 4) RGBA; class k is channel k in RGB(A) order, unused channels are 0.
+The output is laid out for PNG as `contracts.mask_png_channels` says: 1 class -> (H, W)
+grayscale, 2-3 classes -> (H, W, 3) RGB, 4 classes -> (H, W, 4) RGBA; class k is channel k
+in RGB(A) order, unused channels are 0.
 """
 
 from __future__ import annotations
@@ -15,21 +16,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MAX_CLASSES = 4
+from stackseg.contracts import mask_png_channels
 
 
 class MaskValueError(Exception):
     """A frame holds values outside the declared format; the message says which."""
-
-
-def png_channels(n_classes: int) -> int:
-    if not 1 <= n_classes <= MAX_CLASSES:
-        raise ValueError(f"a PNG mask holds 1 to {MAX_CLASSES} classes, got {n_classes}")
-    return 1 if n_classes == 1 else 3 if n_classes <= 3 else 4
-
-
-def expected_channels(mask_format: str, n_classes: int) -> int:
-    return n_classes if mask_format == "channels" else 1
 
 
 def _foreground_value(dtype: np.dtype) -> int | float | None:
@@ -53,7 +44,7 @@ class MaskConverter:
         self.mask_format = mask_format
         self.n_classes = n_classes
         self.dtype = np.dtype(dtype)
-        self.out_channels = png_channels(n_classes)
+        self.out_channels = mask_png_channels(n_classes)
         self.reuse_output = reuse_output
         self._zeros: np.ndarray | None = None
         self._out: np.ndarray | None = None
@@ -80,7 +71,8 @@ class MaskConverter:
         sums = cv2.sumElems(frame)
         total, nonzero = sum(sums), cv2.countNonZero(flat)
         if total == nonzero:  # 0/1 masks
-            out = cv2.compare(flat, 0, cv2.CMP_GT, dst=self._output(flat))
+            # OpenCV's type stubs lack the scalar form of the second operand
+            out = cv2.compare(flat, 0, cv2.CMP_GT, dst=self._output(flat))  # type: ignore[call-overload]
             normalised, counts = out.reshape(frame.shape), [int(t) for t in sums]
         elif total == 255 * nonzero:  # already 0/255
             normalised, counts = frame, [int(t) // 255 for t in sums]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
-from stackseg.data.plan import SPLITS
+from stackseg.contracts import SPLITS
 
 MIN_UNITS_FOR_EVERY_SPLIT = 3
 

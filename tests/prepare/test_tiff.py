@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from stackseg.data.tiff_io import LayoutError, StackReader, read_layout
+from stackseg.prepare.frames import StackReader
+from stackseg.prepare.tiff import LayoutError, read_layout
 
 F, H, W = 4, 20, 28  # non-square on purpose
 RNG = np.random.default_rng(7)

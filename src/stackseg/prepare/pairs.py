@@ -1,9 +1,16 @@
-"""One job: a stack's frames [first, stop), or a whole stack that may reuse its pairs.
+"""A job's pairs: a stack's frames [first, stop) exploded into jpg/png files, or a whole
+stack's previous pairs reused.
 
 Runs in a worker process (or inline with one worker). Value checks happen here, during the
 write pass, and every problem is collected as a (file, frame, message) record instead of
 stopping at the first; once a job has a problem its remaining frames are still checked but
 no longer encoded. Files go to the temporary output root given in the job.
+
+Codecs: images are JPEG through simplejpeg (libjpeg-turbo), accurate DCT, 4:4:4 chroma (no
+colour subsampling, so thin coloured structures survive), quality from params. Masks are
+lossless PNG through imagecodecs (libpng) with zlib level 1, run-length strategy and the
+Sub filter: the settings of OpenCV's default PNG writer (same bytes), but RGB(A) channel
+order as given, so class k is channel k for every PNG reader.
 """
 
 from __future__ import annotations
@@ -13,12 +20,22 @@ import os
 import shutil
 from collections.abc import Callable
 
-from stackseg.data.encode import encode_jpeg, encode_png
-from stackseg.data.hashing import file_hash
-from stackseg.data.masks import MaskConverter, MaskValueError
-from stackseg.data.plan import StackJob, StackResult, pair_paths, source_hash
-from stackseg.data.scaling import Scaler, StackStatistics, needs_scaling
-from stackseg.data.tiff_io import StackReader
+import imagecodecs
+import numpy as np
+import simplejpeg
+
+from stackseg.contracts import IMAGE_SUFFIX, MASK_SUFFIX
+from stackseg.prepare.frames import StackReader
+from stackseg.prepare.jobs import PreviousStack, StackJob, StackResult
+from stackseg.prepare.masks import MaskConverter, MaskValueError
+from stackseg.prepare.raw import file_hash, source_hash
+from stackseg.prepare.scaling import Scaler, StackStatistics, needs_scaling
+from stackseg.prepare.settings import (
+    JPEG_SUBSAMPLING,
+    PNG_FILTER_SUB,
+    PNG_LEVEL,
+    PNG_STRATEGY_RLE,
+)
 
 FRACTION_DIGITS = 6
 # Encoded pairs held in memory before their files are created: 16 (about 0.5 MB at 256 x 256
@@ -29,14 +46,52 @@ WRITE_BYTES = 1 << 20
 Problems = list[tuple[str, int, str]]
 
 
-def process_stack(job: StackJob, progress: Callable[[int], None] | None = None) -> StackResult:
+def frame_stem(stack: str, frame: int, frames: int) -> str:
+    """`<stack>_f0042`: at least 4 digits, more when the stack has more frames."""
+    digits = max(4, len(str(max(frames - 1, 0))))
+    return f"{stack}_f{frame:0{digits}d}"
+
+
+def pair_paths(job: StackJob, frame: int) -> tuple[str, str]:
+    """Image and mask paths of one pair, relative to the prepared directory."""
+    stem = frame_stem(job.name, frame, job.image.frames)
+    split = job.splits[frame]
+    return f"{split}/images/{stem}{IMAGE_SUFFIX}", f"{split}/masks/{stem}{MASK_SUFFIX}"
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of a uint8 (H, W), (H, W, 1) or (H, W, 3) RGB image."""
+    if image.ndim == 2:
+        image = image[..., None]
+    colorspace = "GRAY" if image.shape[-1] == 1 else "RGB"
+    return simplejpeg.encode_jpeg(
+        np.ascontiguousarray(image),
+        quality=quality,
+        colorspace=colorspace,
+        colorsubsampling=JPEG_SUBSAMPLING,
+    )
+
+
+def encode_png(mask: np.ndarray) -> bytes:
+    """Lossless PNG bytes of a uint8 (H, W) L, (H, W, 3) RGB or (H, W, 4) RGBA array."""
+    return bytes(
+        imagecodecs.png_encode(
+            np.ascontiguousarray(mask),
+            level=PNG_LEVEL,
+            strategy=PNG_STRATEGY_RLE,
+            filter=PNG_FILTER_SUB,
+        )
+    )
+
+
+def process_stack(job: StackJob, progress: Callable[[int], object] | None = None) -> StackResult:
     frames = job.frame_range
     source = job.source_hash
     if not source and job.first == 0:  # see jobs.py: a new stack's first job hashes it
         source = source_hash(file_hash(job.image.path), file_hash(job.mask.path))
     result = StackResult(job.name, frames.start, len(frames), source)
     # jobs.py hands `previous` only to a stack whose source hash matches it
-    if job.previous is not None and _reuse(job, result):
+    if job.previous is not None and _reuse(job, job.previous, result):
         if progress:
             progress(len(frames))
         return result
@@ -44,9 +99,8 @@ def process_stack(job: StackJob, progress: Callable[[int], None] | None = None) 
     return result
 
 
-def _reuse(job: StackJob, result: StackResult) -> bool:
+def _reuse(job: StackJob, previous: PreviousStack, result: StackResult) -> bool:
     """Hard-link the previous pairs into their (possibly new) split; False if any is gone."""
-    previous = job.previous
     pairs = sorted(previous.pairs, key=lambda pair: pair["frame"])
     if [pair["frame"] for pair in pairs] != list(range(job.image.frames)):
         return False
@@ -54,7 +108,7 @@ def _reuse(job: StackJob, result: StackResult) -> bool:
     for pair in pairs:
         frame = pair["frame"]
         split = job.splits[frame]
-        image, mask = pair_paths(job.name, frame, job.image.frames, split)
+        image, mask = pair_paths(job, frame)
         old_image = os.path.join(previous.root, pair["image"])
         old_mask = os.path.join(previous.root, pair["mask"])
         if not (os.path.isfile(old_image) and os.path.isfile(old_mask)):
@@ -110,7 +164,7 @@ def _cannot_decode(exc: Exception) -> str:
     return f"cannot decode ({type(exc).__name__}: {exc})"
 
 
-def _explode(job: StackJob, result: StackResult, progress: Callable[[int], None] | None) -> None:
+def _explode(job: StackJob, result: StackResult, progress: Callable[[int], object] | None) -> None:
     problems: Problems = result.problems
     # every frame is encoded before the next is read, so the readers and the
     # converter may reuse one buffer each (fresh 200 kB arrays cost page faults per frame)
@@ -201,7 +255,7 @@ def _create(folder: int, name: str, data: bytes) -> None:
 
 def _write_pair(job: StackJob, files: _PairFiles, index: int, image, mask, counts) -> dict:
     split = job.splits[index]
-    image_path, mask_path = pair_paths(job.name, index, job.image.frames, split)
+    image_path, mask_path = pair_paths(job, index)
     files.write(image_path, encode_jpeg(image, job.jpeg_quality))
     files.write(mask_path, encode_png(mask))
     height, width = mask.shape[:2]

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from stackseg.data.split import assign, frame_key, position, ranges
+from stackseg.prepare.split import assign, frame_key, position, ranges
 
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stackseg.data.scaling import (
+from stackseg.prepare.scaling import (
     HISTOGRAM_BINS,
     Scaler,
     ScaleWindow,
@@ -103,7 +103,7 @@ def test_percentile_params_are_validated():
 
 
 def test_a_manifest_record_rebuilds_the_same_scaler():
-    from stackseg.data.scaling import scaler_from_record
+    from stackseg.prepare.scaling import scaler_from_record
 
     frame = np.random.default_rng(3).integers(0, 4000, (16, 16), dtype=np.uint16)
     scaler = Scaler("uint16", _window([frame]))

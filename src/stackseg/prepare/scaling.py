@@ -12,7 +12,8 @@ from a histogram built in a streaming pass over the frames: exact for uint16 (on
 value); for float and other integer types, 65,536 equal bins between the stack's minimum
 and maximum (a first pass), so `low`/`high` are exact to 1/65,536 of that range. `low` is
 the lower edge of its bin and `high` the upper edge. The rule and each stack's window are
-recorded in the manifest, so inference can apply the same mapping to new stacks.
+recorded in the manifest (`contracts.SCALING_RULE`, `StackScaling`), so inference can apply
+the same mapping to new stacks.
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 
 HISTOGRAM_BINS = 65536
-RULE_DESCRIPTION = {
-    "uint8": "kept as is",
-    "other": "per-stack percentile window",
-    "formula": "round(255 * (clip(v, low, high) - low) / (high - low)); 0 when high == low",
-    "histogram": "exact for uint16; 65536 bins between the stack min and max otherwise",
-}
 
 
 @dataclass(frozen=True)

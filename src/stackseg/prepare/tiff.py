@@ -1,4 +1,4 @@
-"""TIFF stacks: the frame layout from metadata only, then pixels one frame at a time.
+"""A raw TIFF stack's frame layout, read from its metadata only (frames.py reads the pixels).
 
 A frame is one position along the stack's non-channel axes. tifffile names the axes of a
 stack's first series, e.g. 'QYX' (plain multi-page), 'IYXS' (RGB pages), 'QSYX' (planar
@@ -10,6 +10,11 @@ Masks in the per-class channels format may also come as unlabelled 'Q' planes wr
 `tifffile.imwrite(mask)` with shape (frames, K, H, W): when the caller passes
 `class_axis_size=K` and no channel axis is named, a last outer axis of exactly K planes is
 read as the class axis.
+
+For the layouts stacks usually have, where the pixels of a page sit in one uncompressed
+block or in strips of a lossless codec, the layout also records where every page's bytes
+are (`DirectPages`, see `plan_direct`), so that frames.py can read a frame without
+tifffile's per-page work.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ import dataclasses
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterator
 
 import numpy as np
 import tifffile
 
-from stackseg.data.pages import DirectPageReader, plan_direct
-from stackseg.data.plan import StackLayout
+from stackseg.prepare.layout import DirectPages, StackLayout
 
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 OTHER_SIGNATURES = {
@@ -38,6 +43,10 @@ OTHER_SIGNATURES = {
     b"\x1f\x8b": "a gzip archive",
 }
 UNLABELLED_AXES = "QI"
+# Lossless codecs whose strips tifffile decodes with one call: LZW, Adobe Deflate,
+# Deflate, Zstd (both codes).
+STRIP_CODECS = (5, 8, 32946, 34926, 50000)
+NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 class LayoutError(Exception):
@@ -93,7 +102,7 @@ def read_layout(path: str, class_axis_size: int | None = None) -> StackLayout:
     check_signature(path)
     with _tifffile_damage_log() as damage:
         try:
-            tif, shaped = _open(path)
+            tif, shaped = open_tiff(path)
             with tif:
                 layout = _layout(tif, path, class_axis_size, shaped)
                 _check_data_in_file(tif, os.path.getsize(path))
@@ -110,7 +119,7 @@ def read_layout(path: str, class_axis_size: int | None = None) -> StackLayout:
     return layout
 
 
-def _open(path: str, shaped: bool | None = None) -> tuple[tifffile.TiffFile, bool]:
+def open_tiff(path: str, shaped: bool | None = None) -> tuple[tifffile.TiffFile, bool]:
     """Open a stack; frames written one `TiffWriter.write` call each become one series.
 
     tifffile gives every such call its own "shaped" series (slow to parse, and only the
@@ -126,9 +135,12 @@ def _open(path: str, shaped: bool | None = None) -> tuple[tifffile.TiffFile, boo
 
 
 def _several_shaped_series(tif: tifffile.TiffFile) -> bool:
+    description = tif.pages.first.shaped_description
+    if description is None:
+        return False
     first = tif.pages.first
     try:
-        shape = tifffile.tifffile.shaped_description_metadata(first.shaped_description)["shape"]
+        shape = tifffile.tifffile.shaped_description_metadata(description)["shape"]
     except Exception:  # unreadable description: let the series parser report it
         return False
     page_size = math.prod(first.shape)
@@ -225,62 +237,37 @@ def _check_data_in_file(tif: tifffile.TiffFile, file_size: int) -> None:
         )
 
 
-class StackReader:
-    """Random access to the frames of one stack; only one frame is in memory at a time.
-
-    With `reuse_buffer` a frame read by the direct path (pages.py) lives in a buffer that
-    the next read overwrites: for callers that are done with a frame before reading the
-    next one.
-    """
-
-    def __init__(self, layout: StackLayout, reuse_buffer: bool = False):
-        self.layout = layout
-        outer = list(layout.outer_shape)
-        if layout.channel_axis is not None:
-            del outer[layout.channel_axis]
-        self._frame_shape = tuple(outer)
-        self._tif = self._direct = None
-        if layout.direct is not None:
-            # a frame of channels stored in separate pages needs each page kept
-            reuse = reuse_buffer and layout.channel_axis is None
-            self._direct = DirectPageReader(layout.path, layout.direct, reuse)
-        else:
-            self._tif, _ = _open(layout.path, shaped=layout.shaped)
-            self._pages = self._tif.series[0].pages
-
-    def __enter__(self) -> StackReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._tif is not None:
-            self._tif.close()
-        if self._direct is not None:
-            self._direct.close()
-
-    def _page(self, index: int) -> np.ndarray:
-        if self._direct is not None:
-            return self._direct.read(index)
-        page = self._pages[index]
-        if page is None:
-            raise ValueError(f"page {index} is missing")
-        return page.asarray()
-
-    def frame(self, index: int) -> np.ndarray:
-        """Frame `index` as (H, W) or (H, W, C), C-contiguous, in the file's dtype."""
-        layout = self.layout
-        if layout.channel_axis is None:
-            data = self._page(index)
-            if layout.page_channels == "first":
-                data = data.transpose(1, 2, 0)
-            return np.ascontiguousarray(data)
-        position = list(np.unravel_index(index, self._frame_shape)) if self._frame_shape else []
-        planes = []
-        for channel in range(layout.channels):
-            where = [*position]
-            where.insert(layout.channel_axis, channel)
-            page_index = int(np.ravel_multi_index(where, layout.outer_shape))
-            planes.append(self._page(page_index))
-        return np.stack(planes, axis=-1)
+def plan_direct(tif, series) -> DirectPages | None:
+    """A DirectPages for the series if its layout allows it, else None (use tifffile)."""
+    keyframe, pages = series.keyframe, series.pages
+    dtype = np.dtype(series.dtype)
+    if dtype.itemsize > 1 and tif.byteorder != NATIVE:
+        return None
+    shape = tuple(int(n) for n in keyframe.shape)
+    if series.dataoffset is not None and keyframe.is_memmappable and hasattr(os, "preadv"):
+        return DirectPages(shape, dtype.str, dtype.itemsize, offset=int(series.dataoffset))
+    if (
+        (keyframe.planarconfig != 1 and keyframe.samplesperpixel > 1)  # strips per channel
+        or keyframe.compression not in STRIP_CODECS
+        or keyframe.predictor != 1
+        or keyframe.is_tiled
+        or keyframe.fillorder != 1
+        or keyframe.bitspersample != dtype.itemsize * 8
+    ):
+        return None
+    strips = []
+    for page in pages:
+        offsets, counts = page.dataoffsets, page.databytecounts
+        if not offsets or len(offsets) != len(pages[0].dataoffsets):
+            return None
+        if 0 in offsets or 0 in counts:  # sparse (empty) strips: tifffile fills them
+            return None
+        strips.append(tuple((int(o), int(c)) for o, c in zip(offsets, counts, strict=True)))
+    return DirectPages(
+        shape,
+        dtype.str,
+        dtype.itemsize,
+        compression=int(keyframe.compression),
+        rows_per_strip=int(min(keyframe.rowsperstrip, shape[0])),
+        strips=tuple(strips),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stackseg.data.masks import MaskConverter, MaskValueError
+from stackseg.prepare.masks import MaskConverter, MaskValueError
 
 RNG = np.random.default_rng(3)
 

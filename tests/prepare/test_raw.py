@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from stackseg.data.plan import frame_stem
-from stackseg.data.validate import discover, safe_name
-from tests.data import stacks
+from stackseg.prepare.pairs import frame_stem
+from stackseg.prepare.raw import discover, safe_name
+from tests.prepare import stacks
 
 RNG = np.random.default_rng(11)
 
