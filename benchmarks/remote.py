@@ -9,7 +9,7 @@ built on the first run and reused by later runs given the same --work. --random-
 instead tracks N incompressible files of 5-20 kB (quick runs, similar object sizes).
 
 The S3 server runs on 127.0.0.1 (nanio by default: objects on disk, like MinIO; see
-stackseg.devtools.s3server) and shares the machine's cores with DVC, so the figures are a
+devtools/s3server.py) and shares the machine's cores with DVC, so the figures are a
 lower bound for a remote on its own host, not a MinIO measurement. For each -j value: a new
 bucket, `dvc push -j J` from the full cache, then `dvc pull -j J` into a fresh git clone
 (download and checkout), each timed, with the dvc process's peak RSS. Ratios are against the
@@ -31,9 +31,12 @@ from pathlib import Path
 import yaml
 from _figures import write_figures
 
-from stackseg.devtools.s3server import S3Server, s3_client, start_server
-
 ROOT = Path(__file__).resolve().parents[1]
+# devtools/ (the loopback S3 server) is a top-level folder of the project, not installed
+sys.path.insert(0, str(ROOT))
+from devtools.s3server import S3Server, s3_client, start_server  # noqa: E402
+from stackseg.config import FULL_PROFILE, load_params, load_profile, merge  # noqa: E402
+
 BIN = Path(sys.executable).parent
 TIMEOUT = 3600  # seconds for any one dvc command
 
@@ -72,12 +75,11 @@ def init_project(project: Path) -> None:
 
 def write_full_prepared(project: Path) -> None:
     """data/prepared of the full profile: stackseg synth --full, then stackseg prepare."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in yaml.safe_load((ROOT / "profiles" / "full.yaml").read_text()).items():
-        params.setdefault(section, {}).update(values)
+    params = merge(load_params(ROOT / "params.yaml"), load_profile(ROOT / FULL_PROFILE))
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    print("writing the full dataset: stackseg synth --full, stackseg prepare (minutes)")
-    run(["stackseg", "synth", "--full"], project, tool_env())
+    # params.yaml of that project already is the full profile: a plain synth writes it
+    print("writing the full dataset: stackseg synth, stackseg prepare (minutes)")
+    run(["stackseg", "synth"], project, tool_env())
     run(["stackseg", "prepare"], project, tool_env())
     shutil.rmtree(project / params["paths"]["raw"])  # only the prepared pairs are measured
 
