@@ -13,13 +13,9 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from stackseg.contracts import (
     CARD_FORMAT,
-    IMAGE_SUFFIX,
     MANIFEST_FORMAT,
-    MASK_SUFFIX,
     SCALING_RULE,
     SPLITS,
     InputContract,
@@ -33,18 +29,17 @@ from stackseg.contracts import (
     StackRecord,
     StackScaling,
     TrainingSummary,
+    pair_files,
+    pair_stem,
     write_manifest,
 )
+from stackseg.prepare.manifest import class_balance
 
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 CODECS = {
     "jpeg": {"encoder": "test fixture", "quality": 95, "subsampling": "4:4:4"},
     "png": {"encoder": "test fixture", "zlib_level": 1, "strategy": "rle", "filter": "sub"},
 }
-
-
-def pair_stem(stack: str, frame: int) -> str:
-    return f"{stack}_f{frame:04d}"
 
 
 def make_pair(
@@ -54,15 +49,16 @@ def make_pair(
     height: int,
     width: int,
     class_fraction: Sequence[float],
+    frames: int = 1,
 ) -> Pair:
     """One pair at the paths prepare gives it."""
-    stem = pair_stem(stack, frame)
+    image, mask = pair_files(split, pair_stem(stack, frame, frames))
     return Pair(
         stack=stack,
         frame=frame,
         split=split,  # type: ignore[arg-type]  # checked by the Literal
-        image=f"{split}/images/{stem}{IMAGE_SUFFIX}",
-        mask=f"{split}/masks/{stem}{MASK_SUFFIX}",
+        image=image,
+        mask=mask,
         height=height,
         width=width,
         class_fraction=[round(float(f), 6) for f in class_fraction],
@@ -74,7 +70,7 @@ def make_manifest(
 ) -> Manifest:
     """The manifest prepare would write for `pairs` (uint8 stacks, split by stack)."""
     classes = list(classes)
-    pairs = sorted(pairs, key=lambda p: (p.stack, p.frame))
+    pairs = sorted(pairs, key=lambda p: (SPLITS.index(p.split), p.stack, p.frame))  # as prepare
     stacks: dict[str, StackRecord] = {}
     for name in sorted({p.stack for p in pairs}):
         mine = [p for p in pairs if p.stack == name]
@@ -89,17 +85,11 @@ def make_manifest(
             scaling=StackScaling(source_dtype="uint8", method="none"),
             source_hash="xxh3-128:" + hashlib.sha256(name.encode()).hexdigest()[:32],
         )
-    balances = {}
-    for split in SPLITS:
-        mine = [p for p in pairs if p.split == split]
-        fractions = (
-            np.mean([p.class_fraction for p in mine], axis=0).round(6).tolist()
-            if mine
-            else [0.0] * len(classes)
-        )
-        balances[split] = SplitBalance(
-            stacks=len({p.stack for p in mine}), pairs=len(mine), class_fraction=fractions
-        )
+    # the per-split balances as prepare computes them (pixel-weighted)
+    balances = {
+        split: SplitBalance(**balance)
+        for split, balance in class_balance([p.model_dump() for p in pairs], len(classes)).items()
+    }
     return Manifest(
         format=MANIFEST_FORMAT,
         classes=classes,

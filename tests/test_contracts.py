@@ -161,3 +161,12 @@ def test_mask_png_channels(n, channels):
 def test_mask_png_channels_refuses_five():
     with pytest.raises(ValueError):
         c.mask_png_channels(5)
+
+
+def test_pair_stems_have_at_least_four_digits_and_sort_in_frame_order():
+    assert c.pair_stem("s", 7, 10) == "s_f0007"
+    assert c.pair_stem("s", 9999, 10000) == "s_f9999"
+    assert c.pair_stem("s", 42, 12345) == "s_f00042"
+    stems = [c.pair_stem("s", k, 12345) for k in (9, 10, 99, 100, 12344)]
+    assert stems == sorted(stems)
+    assert c.pair_files("val", "s_f0001") == ("val/images/s_f0001.jpg", "val/masks/s_f0001.png")

@@ -15,14 +15,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from stackseg import atomic
 from stackseg.errors import InputDataError
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+Split = Literal["train", "val", "test"]
+SPLITS: tuple[str, ...] = get_args(Split)
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 CARD_FORMAT = "stackseg-model-card/1"
@@ -49,6 +50,18 @@ def mask_png_channels(n_classes: int) -> int:
     return 1 if n_classes == 1 else 3 if n_classes <= 3 else 4
 
 
+def pair_stem(stack: str, frame: int, frames: int) -> str:
+    """`<stack>_f0042`: the file stem of a pair; at least 4 digits, more when the stack has
+    more frames (so stems sort in frame order)."""
+    digits = max(4, len(str(max(frames - 1, 0))))
+    return f"{stack}_f{frame:0{digits}d}"
+
+
+def pair_files(split: str, stem: str) -> tuple[str, str]:
+    """Image and mask paths of a pair, relative to the prepared directory."""
+    return f"{split}/images/{stem}{IMAGE_SUFFIX}", f"{split}/masks/{stem}{MASK_SUFFIX}"
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,7 +74,7 @@ class Pair(_Record):
 
     stack: str
     frame: int
-    split: Literal["train", "val", "test"]
+    split: Split
     image: str
     mask: str
     height: int
@@ -88,7 +101,7 @@ class StackScaling(_Record):
 class StackRecord(_Record):
     """One raw stack: where it came from, its size, its scaling and its content hash."""
 
-    split: Literal["train", "val", "test", "mixed"]
+    split: Split | Literal["mixed"]
     frames: int
     height: int
     width: int

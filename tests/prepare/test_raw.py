@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import tifffile
 
-from stackseg.prepare.pairs import frame_stem
 from stackseg.prepare.raw import discover, safe_name
 from tests.prepare import stacks
 
@@ -207,12 +206,6 @@ def test_value_problems_of_several_stacks_are_all_reported(tmp_path, capsys):
 )
 def test_safe_names(stem, safe):
     assert safe_name(stem) == safe
-
-
-def test_frame_numbers_have_at_least_four_digits():
-    assert frame_stem("s", 7, 10) == "s_f0007"
-    assert frame_stem("s", 9999, 10000) == "s_f9999"
-    assert frame_stem("s", 42, 12345) == "s_f00042"
 
 
 def test_discover_pairs_by_stem_and_skips_other_files(tmp_path):

@@ -24,7 +24,7 @@ import imagecodecs
 import numpy as np
 import simplejpeg
 
-from stackseg.contracts import IMAGE_SUFFIX, MASK_SUFFIX
+from stackseg.contracts import pair_files, pair_stem
 from stackseg.prepare.frames import StackReader
 from stackseg.prepare.jobs import PreviousStack, StackJob, StackResult
 from stackseg.prepare.masks import MaskConverter, MaskValueError
@@ -46,17 +46,9 @@ WRITE_BYTES = 1 << 20
 Problems = list[tuple[str, int, str]]
 
 
-def frame_stem(stack: str, frame: int, frames: int) -> str:
-    """`<stack>_f0042`: at least 4 digits, more when the stack has more frames."""
-    digits = max(4, len(str(max(frames - 1, 0))))
-    return f"{stack}_f{frame:0{digits}d}"
-
-
 def pair_paths(job: StackJob, frame: int) -> tuple[str, str]:
     """Image and mask paths of one pair, relative to the prepared directory."""
-    stem = frame_stem(job.name, frame, job.image.frames)
-    split = job.splits[frame]
-    return f"{split}/images/{stem}{IMAGE_SUFFIX}", f"{split}/masks/{stem}{MASK_SUFFIX}"
+    return pair_files(job.splits[frame], pair_stem(job.name, frame, job.image.frames))
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
-
-from tqdm import tqdm
 
 from stackseg import atomic
 from stackseg.config import Config
@@ -31,6 +28,7 @@ from stackseg.prepare.layout import Inspection
 from stackseg.prepare.raw import RawStack, check_stacks, discover
 from stackseg.prepare.settings import PrepareSettings
 from stackseg.prepare.workers import Workers, inspect_file, resolve_workers, run_stack
+from stackseg.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +102,7 @@ def _inspect(
 
 def _run(workers: Workers, jobs: list[StackJob]) -> list[StackResult]:
     total = sum(len(job.frame_range) for job in jobs)
-    with tqdm(total=total, unit="frame", desc="prepare", file=sys.stderr, disable=None) as bar:
+    with progress(total, "prepare", "frame") as bar:
         if workers.inline:  # progress per frame rather than per job
             from stackseg.prepare.pairs import process_stack
 
