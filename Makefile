@@ -7,8 +7,6 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 UV_VERSION := 0.13.9
 export PATH := $(abspath $(BIN)):$(PATH)
-# Quieter TensorFlow start-up logs; errors still show.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 # Install compiled byte-code (.pyc) with the packages. Without it every process compiles what
 # it imports, each time when PYTHONDONTWRITEBYTECODE is set (as on many CI images): measured
@@ -78,7 +76,7 @@ test: lint node_modules/.installed
 	pytest
 
 # The CML pull-request job up to the `cml comment` call (.github/workflows/cml.yml runs the
-# same script). CML_FLAGS=--demo: no remote, demo data. README "CI and CML reports".
+# same script). CML_FLAGS=--demo: no remote, demo data. docs/ci.md.
 BASE ?= origin/main
 cml-report: install
 	scripts/cml-pr.sh --base $(BASE) $(CML_FLAGS)

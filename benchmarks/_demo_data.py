@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from stackseg.contracts import MANIFEST_NAME
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -24,7 +26,7 @@ def demo_params(overrides: dict | None = None) -> dict:
 def prepared_demo(work: Path) -> Path:
     """<work>/demo: a project dir with params.yaml and data/prepared of the demo dataset."""
     project = work / "demo"
-    if (project / "data/prepared/manifest.json").is_file():
+    if (project / "data/prepared" / MANIFEST_NAME).is_file():
         return project
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)

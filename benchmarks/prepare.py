@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import resource
 import shutil
@@ -64,6 +63,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _figures import write_figures  # noqa: E402
+
+from stackseg.contracts import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -158,7 +159,7 @@ def _write_stack(prepared: str, stack: str, out: str) -> float:
 
 def run_write_floor(prepared: Path, scratch: Path, workers: int) -> float:
     """CPU seconds to create (b)'s files from bytes in memory: the file system's share."""
-    stacks = json.loads((prepared / "manifest.json").read_text())["stacks"]
+    stacks = read_manifest(prepared).stacks
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         futures = [
             pool.submit(_write_stack, str(prepared), name, str(scratch / name)) for name in stacks

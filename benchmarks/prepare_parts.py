@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _figures import write_figures  # benchmarks/ is on sys.path: the script runs from there
+
 from stackseg.prepare.frames import StackReader
 from stackseg.prepare.masks import MaskConverter
 from stackseg.prepare.pairs import WRITE_BATCH, _PairFiles, encode_jpeg, encode_png
@@ -100,13 +102,19 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
     pairs = per_pair.pop("pairs")
     total = sum(per_pair.values())
+    encoders = sum(per_pair[step] for step in ENCODERS)
     print(f"{pairs} pairs, one process, files created {args.batch} pairs at a time")
     print("microseconds per pair:")
+    rows = [f"{pairs} pairs, one process, files created {args.batch} pairs at a time.", ""]
+    rows += ["| step of a pair | µs per pair | share |", "|---|---|---|"]
     for step, micros in per_pair.items():
         print(f"  {step:12s} {micros:7.1f}  {100 * micros / total:5.1f}%")
-    encoders = sum(per_pair[step] for step in ENCODERS)
+        rows.append(f"| {step} | {micros:.1f} | {100 * micros / total:.1f}% |")
     print(f"  {'total':12s} {total:7.1f}")
     print(f"encoders' share {encoders / total:.2f} (the most b/c could be, before start-up)")
+    rows += [f"| total | {total:.1f} | 100% |", ""]
+    rows.append(f"Encoders' share {encoders / total:.2f}: the most b/c could be, before start-up.")
+    write_figures("prepare_parts", "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

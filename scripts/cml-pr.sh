@@ -14,7 +14,7 @@
 #   `dvc repro`, report with a note. Nothing is pulled or pushed.
 # --text-out FILE: also write a text-only report (tables, no images) for job summaries.
 #
-# Who commits what (README "CI and CML reports"): the developer who ran `dvc repro` commits
+# Who commits what (docs/ci.md): the developer who ran `dvc repro` commits
 # dvc.lock and runs `dvc push`; CI never commits. It only comments, and (remote path, in
 # cml.yml after the comment) pushes what its own `dvc repro` produced.
 set -euo pipefail
@@ -77,7 +77,7 @@ say "dvc repro"
 dvc repro
 
 if ! git ls-files --error-unmatch dvc.lock >/dev/null 2>&1; then
-	notes+=("dvc.lock is not committed: run \`dvc repro\`, commit dvc.lock and \`dvc push\` (README, CI and CML reports).")
+	notes+=("dvc.lock is not committed: run \`dvc repro\`, commit dvc.lock and \`dvc push\` (docs/ci.md).")
 elif ! git diff --quiet HEAD -- dvc.lock; then
 	notes+=("\`dvc repro\` changed dvc.lock: the committed dvc.lock is out of date. Run \`dvc repro\` locally, commit dvc.lock and \`dvc push\`.")
 	warn "dvc repro changed dvc.lock: the PR's committed dvc.lock is out of date"

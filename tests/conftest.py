@@ -56,12 +56,12 @@ def make_project(path: Path, params: dict | None = None, synth: bool = True) -> 
     path.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / name, path / name)
-    # what git tracks: no byte-code, no build metadata, no compiled extension (the installed
+    # what git tracks: no byte-code, no build metadata (the installed
     # package in this venv is what runs; these copies only feed DVC's code dependencies)
     shutil.copytree(
         ROOT / "src",
         path / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
     )
     (path / "params.yaml").write_text(yaml.safe_dump(params or tiny_params(), sort_keys=False))
     run(["git", "init", "-q", "-b", "main"], path)

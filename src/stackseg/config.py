@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from stackseg.contracts import MAX_CLASSES
 from stackseg.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
@@ -91,7 +92,7 @@ class PrepareConfig(_Section):
     split_by: Literal["stack", "frame"]
     split: SplitFractions
     workers: Annotated[int, Field(ge=0)]
-    # uint16/float images: per-stack percentile window mapped to 0..255 (see data/scaling.py)
+    # uint16/float images: per-stack percentile window mapped to 0..255 (see prepare/scaling.py)
     scale_low_percentile: Annotated[float, Field(ge=0.0, lt=100.0)]
     scale_high_percentile: Annotated[float, Field(gt=0.0, le=100.0)]
 
@@ -146,7 +147,7 @@ class EvaluateConfig(_Section):
 
 class Config(_Section):
     seed: int
-    classes: Annotated[list[str], Field(min_length=1, max_length=4)]
+    classes: Annotated[list[str], Field(min_length=1, max_length=MAX_CLASSES)]
     paths: Paths
     synth: SynthConfig
     prepare: PrepareConfig

@@ -66,9 +66,6 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# ---------------------------------------------------------------- manifest (prepare -> *)
-
-
 class Pair(_Record):
     """One prepared frame; paths are relative to the prepared directory."""
 
@@ -173,9 +170,6 @@ class Manifest(_Record):
         return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-# --------------------------------------------------------------- model card (train -> *)
-
-
 class InputContract(_Record):
     """How to turn a prepared (8-bit) frame into what the model takes."""
 
@@ -235,9 +229,6 @@ class ModelCard(_Record):
         return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
 
 
-# ------------------------------------------------------------------------ reading, writing
-
-
 _Document = TypeVar("_Document", Manifest, ModelCard)
 
 
@@ -293,8 +284,7 @@ def read_manifest(prepared: str | Path, classes: Sequence[str] | None = None) ->
 
 
 def write_manifest(manifest: Manifest, prepared: str | Path) -> Path:
-    path = Path(prepared) / MANIFEST_NAME
-    atomic.write_text(path, manifest.dumps())
+    atomic.write_text(path := Path(prepared) / MANIFEST_NAME, manifest.dumps())
     return path
 
 
@@ -304,6 +294,5 @@ def read_card(path: str | Path, classes: Sequence[str] | None = None) -> ModelCa
 
 
 def write_card(card: ModelCard, path: str | Path) -> Path:
-    path = Path(path)
-    atomic.write_text(path, card.dumps())
+    atomic.write_text(path := Path(path), card.dumps())
     return path

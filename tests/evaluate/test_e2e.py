@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from stackseg.contracts import read_manifest
 from tests.conftest import make_project, run
 
 METRIC_KEYS = {"frames", "mean", "per_class", "pixel_accuracy", "mean_frame_iou", "baseline"}
@@ -22,8 +23,8 @@ def test_repro_through_evaluate_metrics_and_plots(tmp_path):
     classes = ["disc", "ring", "streak"]
     document = json.loads((project / "metrics" / "evaluate.json").read_text())
     assert set(document) == METRIC_KEYS
-    manifest = json.loads((project / "data" / "prepared" / "manifest.json").read_text())
-    assert document["frames"] == sum(pair["split"] == "test" for pair in manifest["pairs"]) > 0
+    manifest = read_manifest(project / "data" / "prepared", classes)
+    assert document["frames"] == len(manifest.split_pairs("test")) > 0
     assert list(document["per_class"]) == classes == list(document["baseline"]["per_class"])
     for value in [
         *document["mean"].values(),

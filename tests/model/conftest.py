@@ -1,8 +1,7 @@
 """One trained tiny project shared by the model tests (Made-With-ML's tests/model layer).
 
 The fixture `trained` builds a throw-away git + DVC project (tests.conftest.make_project),
-writes the demo stacks, and runs the user's commands through the CLI, the stable interface
-while modules are being renamed: `stackseg synth`, `stackseg prepare`, `stackseg train`,
+writes the demo stacks, and runs the user's commands through the CLI, as a user would: `stackseg synth`, `stackseg prepare`, `stackseg train`,
 `stackseg evaluate`. It is package-scoped, so the three test modules share one training run.
 
 The tiny profile (profiles/tiny.yaml: 6 stacks of 3 frames at 32 x 40, 2 epochs, 4 filters)

@@ -27,12 +27,13 @@ checks that the bounds do reject it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 import pytest
+
+from stackseg.contracts import read_card, read_manifest
 
 MIN_MASK_AGREEMENT = 0.98  # fraction of pixels x classes on the same side of the threshold
 MAX_MEAN_ABS_DIFF = 0.03  # mean |probability difference| over pixels x classes
@@ -59,21 +60,20 @@ def predictor(trained):
     """(batch of test frames as model input, predict function, threshold)."""
     from stackseg.models import load_model, to_model_input
 
-    card = json.loads(trained.path("model_card").read_text())
-    manifest = json.loads((trained.path("prepared") / "manifest.json").read_text())
-    multiple = card["input"]["size_multiple"]
-    channels = card["input"]["channels"]
+    card = read_card(trained.path("model_card"))
+    manifest = read_manifest(trained.path("prepared"))
+    multiple, channels = card.input.size_multiple, card.input.channels
     # whole frames go through the model only if their size is a multiple of its own
     pairs = [
         pair
-        for pair in manifest["pairs"]
-        if pair["split"] == "test" and pair["height"] % multiple == pair["width"] % multiple == 0
+        for pair in manifest.split_pairs("test")
+        if pair.height % multiple == pair.width % multiple == 0
     ][:FRAMES]
     assert len(pairs) == FRAMES, "the fixture's frames must fit the model's size multiple"
     flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
     images = []
     for pair in pairs:
-        image = cv2.imread(str(trained.path("prepared") / pair["image"]), flag)
+        image = cv2.imread(str(trained.path("prepared") / pair.image), flag)
         images.append(image[..., None] if channels == 1 else image[..., ::-1])
     batch = to_model_input(np.stack(images))
     model = load_model(trained.path("model"))
@@ -81,7 +81,7 @@ def predictor(trained):
     def predict(x: np.ndarray) -> np.ndarray:
         return np.asarray(model(np.ascontiguousarray(x), training=False))
 
-    return batch, predict, card["output"]["threshold"]
+    return batch, predict, card.output.threshold
 
 
 def _compare(p: np.ndarray, q: np.ndarray, threshold: float) -> dict[str, float]:

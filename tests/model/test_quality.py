@@ -22,9 +22,9 @@ as does a model that predicts "never" or "bright".
 
 from __future__ import annotations
 
-import json
-
 import pytest
+
+from stackseg.contracts import read_manifest
 
 MARGIN = 0.4
 
@@ -60,7 +60,6 @@ def test_model_beats_baseline_on_every_class(trained):
 @pytest.mark.slow
 def test_scored_on_the_whole_test_split(trained):
     """The margin means something only if every test frame was scored."""
-    manifest = json.loads((trained.path("prepared") / "manifest.json").read_text())
-    test_pairs = [pair for pair in manifest["pairs"] if pair["split"] == "test"]
+    test_pairs = read_manifest(trained.path("prepared")).split_pairs("test")
     assert len(test_pairs) >= 8
     assert trained.metrics()["frames"] == len(test_pairs)

@@ -21,6 +21,7 @@ def test_training_code_is_the_train_stage_code_dependencies():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     code_deps = {dep for dep in stages["train"]["deps"] if dep.startswith("src/")}
     assert code_deps == {f"src/stackseg/{name}" for name in TRAINING_CODE}
+    assert len(set(TRAINING_CODE)) == len(TRAINING_CODE)
     for name in TRAINING_CODE:
         assert (ROOT / "src/stackseg" / name).exists(), name
 

@@ -71,24 +71,24 @@ def reference(tmp_path_factory) -> Path:
 def test_outputs_and_contract(reference: Path):
     text = (reference / "models/model.json").read_text()
     # written through the contract: reads back, and dumps to the very same bytes
-    assert read_card(reference / "models/model.json", CLASSES).dumps() == text
-    card = json.loads(text)
-    assert card["classes"] == CLASSES
-    assert card["input"]["channels"] == 1 and card["input"]["size_multiple"] == 4
-    assert card["output"] == {
+    card = read_card(reference / "models/model.json", CLASSES)
+    assert card.dumps() == text
+    assert card.input.channels == 1 and card.input.size_multiple == 4
+    assert card.output.model_dump() == {
         "channels": 3,
         "activation": "sigmoid",
         "meaning": "channel k = probability that the pixel belongs to classes[k]",
         "threshold": 0.5,
     }
-    lineage = card["lineage"]
-    assert lineage["pairs"] == {"train": 6, "val": 2, "test": 2}
-    assert len(lineage["prepared_data_sha256"]) == 64 and len(lineage["code_sha256"]) == 64
-    assert lineage["code_commit"] is None  # not a git repository
-    assert card["params"]["train"]["epochs"] == EPOCHS
-    assert card["training"]["epochs_run"] == EPOCHS
-    assert 1 <= card["training"]["best_epoch"] <= EPOCHS
-    best_iou = card["training"]["best_val"]["iou"]
+    lineage = card.lineage
+    assert lineage.pairs == {"train": 6, "val": 2, "test": 2}
+    assert len(lineage.prepared_data_sha256) == 64 and len(lineage.code_sha256) == 64
+    assert lineage.code_commit is None  # not a git repository
+    assert card.params["train"]["epochs"] == EPOCHS
+    assert card.training.epochs_run == EPOCHS
+    best_epoch = card.training.best_epoch
+    assert best_epoch is not None and 1 <= best_epoch <= EPOCHS
+    best_iou = card.training.best_val["iou"]
 
     live = reference / "metrics/train"
     summary = json.loads((live / "metrics.json").read_text())
@@ -96,7 +96,7 @@ def test_outputs_and_contract(reference: Path):
     assert list(summary) == ["fit", "step"] and list(summary["fit"]) == ["train", "val", "best"]
     assert summary["step"] == EPOCHS - 1
     assert summary["fit"]["best"]["val"]["iou"] == best_iou
-    assert summary["fit"]["best"]["epoch"] == card["training"]["best_epoch"]
+    assert summary["fit"]["best"]["epoch"] == best_epoch
     assert set(summary["fit"]["val"]) >= {"loss", "iou", "dice", "iou_disc", "dice_streak"}
     assert set(summary["fit"]["train"]) >= {"loss", "iou", "learning_rate"}
     history = (live / "plots/metrics/fit/val/iou.tsv").read_text().splitlines()
