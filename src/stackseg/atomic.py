@@ -7,19 +7,27 @@ any failure, Ctrl-C included, the temporary path is removed and the previous tar
 left as it was: a reader sees the old output or the new one, never half of one.
 
 Temporary names are `.<target name>.tmp-<pid>-<random>`: hidden, ignored by git and DVC
-(`.gitignore`, `.dvcignore`), and owned by one process, so two runs never share one.
+(`.gitignore`, `.dvcignore`), and owned by one process, so two runs never share one. A
+writer that must not run twice at once (prepare) also holds `exclusive(target)`, a lock
+file `.<target name>.lock` beside the target, for the whole run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from stackseg.errors import BusyError
+
 TEMP_MARK = ".tmp-"
+# a temporary or set-aside path component: `.<target>.tmp-<pid>-<random>`, `.<target>.old-...`
+_PRIVATE_NAME = re.compile(r"^\.(?P<target>.+)\.(?:tmp|old)-\d+-[^/]*$")
 
 
 def _default_mode(directory: bool) -> int:
@@ -120,3 +128,58 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by another user
         return True
     return True
+
+
+@contextlib.contextmanager
+def exclusive(target: str | Path, command: str) -> Iterator[None]:
+    """Hold the lock of `target` (`.<name>.lock` beside it) while the block runs; raise
+    BusyError naming the holder's PID if another process holds it.
+
+    flock belongs to the open file, so the kernel releases it when the holder exits in any
+    way, kill -9 included: a lock is never stale. The file is removed on release; since a
+    waiting process may have opened it just before, a lock taken on a file that is no
+    longer at the path is dropped and tried again.
+    """
+    target = Path(target)
+    path = target.with_name(f".{target.name}.lock")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(handle, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(handle)
+            raise BusyError(
+                f"{target}: another `stackseg {command}` (pid {owner}) is writing it; "
+                "wait for it to finish (or stop it) and rerun"
+            ) from None
+        except BaseException:
+            os.close(handle)
+            raise
+        try:
+            if os.fstat(handle).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(handle)  # removed by the previous holder after we opened it: try again
+    try:
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # still locked: nobody can hold this file now
+        os.close(handle)
+
+
+def public_path(path: str) -> str:
+    """The path a user knows for `path`: a path inside a temporary (or set-aside) output
+    is reported as that output's target, e.g. `data/.prepared.tmp-12-ab/train/x.jpg` ->
+    `data/prepared` (the temporary path is gone by the time the user reads it)."""
+    parts = Path(path).parts
+    for index, part in enumerate(parts):
+        match = _PRIVATE_NAME.match(part)
+        if match:
+            return str(Path(*parts[:index], match["target"]))
+    return path

@@ -12,13 +12,15 @@ Errors still show, and a TF_CPP_MIN_LOG_LEVEL the user set is kept.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
 import sys
 
 from stackseg import __version__
-from stackseg.errors import StacksegError
+from stackseg.atomic import public_path
+from stackseg.errors import OS_ERROR_EXIT, StacksegError
 
 # name -> (module in stackseg.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -69,6 +71,34 @@ def quiet_tensorflow() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, _QuietLibraries) for f in handler.filters):
             handler.addFilter(_QuietLibraries())
+
+
+_CHECK_ACCESS = "check its permissions and owner (ls -ld) and rerun"
+_FREE_SPACE = "free space there (or point paths in params.yaml elsewhere) and rerun"
+# what to do about an OS error, by errno (others: _CHECK_PATH)
+_OS_ADVICE = {
+    errno.ENOSPC: _FREE_SPACE,
+    errno.EDQUOT: _FREE_SPACE,
+    errno.EACCES: _CHECK_ACCESS,
+    errno.EPERM: _CHECK_ACCESS,
+    errno.EROFS: "the file system is read-only: make it writable or point paths in "
+    "params.yaml at a writable folder",
+    errno.ENAMETOOLONG: "shorten the name (255 bytes at most per name on most file systems)",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n) and rerun",
+    errno.ENFILE: "too many open files: raise the limit (ulimit -n) and rerun",
+    errno.EIO: "the disk reported an I/O error: check it (dmesg) and rerun",
+}
+_CHECK_PATH = "check the path and rerun"
+
+
+def os_error_line(exc: OSError) -> str:
+    """`<path>: <reason>; <what to do>` for an OS error that reached the edge; a path inside
+    a temporary output is shown as the output's own (stackseg.atomic.public_path)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [public_path(os.fsdecode(p)) for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(dict.fromkeys(paths))  # a rename inside one output names it once
+    advice = _OS_ADVICE.get(exc.errno or 0, _CHECK_PATH)
+    return f"{where + ': ' if where else ''}{reason}; {advice}"
 
 
 def _load(name: str):
@@ -124,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"stackseg {args.command}: error: {line}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # a full disk, a folder it may not read or write...: one line, no traceback (the
+        # stages remove their temporary output on the way out, stackseg.atomic)
+        print(f"stackseg {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
+        return OS_ERROR_EXIT
     except KeyboardInterrupt:
         print(f"stackseg {args.command}: interrupted", file=sys.stderr)
         return 130

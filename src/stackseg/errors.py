@@ -1,6 +1,14 @@
-"""Errors that end a command with clear one-line messages instead of a traceback."""
+"""Errors that end a command with clear one-line messages instead of a traceback.
+
+Exit codes: 1 any other StacksegError, 2 ConfigError, 3 InputDataError, 4 an OS error
+(OS_ERROR_EXIT: disk full, permission denied, read-only file system, name too long...;
+printed as `<path>: <reason>` by cli.main), 5 BusyError, 130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
+
+# an OSError that reached cli.main: one line naming the path and the reason, then exit 4
+OS_ERROR_EXIT = 4
 
 
 class StacksegError(Exception):
@@ -23,3 +31,9 @@ class InputDataError(StacksegError):
     """Raw stacks are missing, unpaired, unreadable or hold values outside their format."""
 
     exit_code = 3
+
+
+class BusyError(StacksegError):
+    """Another run is writing the same output (it holds the output's lock): nothing done."""
+
+    exit_code = 5

@@ -225,7 +225,12 @@ class _PairFiles:
             if folder not in self._dirs:
                 self._dirs[folder] = os.open(os.path.join(self.root, folder), os.O_RDONLY)
             for name, data in files:
-                _create(self._dirs[folder], name, data)
+                try:
+                    _create(self._dirs[folder], name, data)
+                except OSError as exc:
+                    # a write error names no file (and a dir_fd one only the name)
+                    exc.filename = os.path.join(self.root, folder, name)
+                    raise
         self._waiting.clear()
         self._count = self._bytes = 0
 

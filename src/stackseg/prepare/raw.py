@@ -20,6 +20,7 @@ from pathlib import Path
 
 import xxhash
 
+from stackseg.contracts import IMAGE_SUFFIX, MASK_SUFFIX, pair_stem
 from stackseg.prepare.layout import Inspection, StackLayout
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ IMAGE_CHANNELS = (1, 3)
 # content hash of the raw files, recorded as each stack's source_hash
 HASH_ALGORITHM = "xxh3-128"
 HASH_CHUNK = 1 << 20
+# the longest file name (bytes) most file systems take: a longer pair name fails with
+# ENAMETOOLONG in the middle of the pixel pass, so it is a problem found up front
+NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,19 @@ def safe_name(stem: str) -> str:
     A leading '.' or '-' is dropped so names never become hidden files or look like options.
     """
     return _UNSAFE.sub("_", stem).lstrip(".-")
+
+
+def _name_problems(stack: RawStack, frames: int) -> list[str]:
+    """A stack whose pair file names would be longer than NAME_MAX."""
+    longest = max(len(suffix.encode()) for suffix in (IMAGE_SUFFIX, MASK_SUFFIX))
+    length = len(pair_stem(stack.name, max(frames - 1, 0), frames).encode()) + longest
+    if length <= NAME_MAX:
+        return []
+    allowed = len(stack.name) - (length - NAME_MAX)
+    return [
+        f"{stack.image}: the stack name is {len(stack.name)} characters, too long for its pair "
+        f"files ({length} > {NAME_MAX} bytes); rename the stack to at most {allowed} characters"
+    ]
 
 
 def _tiff_files(folder: Path, problems: list[str]) -> dict[str, Path]:
@@ -126,6 +143,8 @@ def check_stacks(
             problems += _mask_problems(mask, mask_format, n_classes)
         if image is not None and mask is not None:
             problems += _pair_problems(image, mask)
+        if image is not None:
+            problems += _name_problems(stack, image.frames)
     problems += _channel_consistency(
         [layout for s in stacks if (layout := inspections[s.image].layout) is not None]
     )

@@ -11,6 +11,9 @@
    temporary directory and move it into place. On any problem the temporary directory is
    removed and the previous output stays untouched, so the prepared directory is always
    either complete or absent.
+
+A run holds the output's lock (stackseg.atomic.exclusive) from before the workers start to
+the end: a second prepare on the same output is refused instead of racing this one.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def run(cfg: Config) -> Manifest:
     # a big stack becomes several jobs (jobs.py): cap by the files to inspect, not by stacks
     count = resolve_workers(settings.workers, 2 * len(stacks))
     log.info("%d stacks in %s, %d worker process(es)", len(stacks), settings.raw, count)
-    with Workers(count) as workers:
+    # one run at a time per output: a second is refused rather than racing the first
+    with atomic.exclusive(settings.prepared, "prepare"), Workers(count) as workers:
         manifest, results = _prepare(settings, stacks, problems, workers)
     _log_summary(settings, manifest, results)
     return manifest

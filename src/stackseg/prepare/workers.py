@@ -5,12 +5,23 @@ need (tifffile, OpenCV, the codecs), never the parent's config. The pool is crea
 the config is loaded and sized from `prepare.workers` (0 = all cores), capped by the work;
 with one worker the calls run inline, in this process. This module stays light: the parent
 imports it, and the entry points import the pixel code inside the workers only.
+
+Workers die with the stage: if it is killed (kill -9 included, where it can clean up
+nothing) the kernel sends each worker SIGKILL (Linux's parent-death signal), and a watchdog
+thread in each worker ends it once its parent is gone, in case that signal was missed (set
+after the parent died) or is not available. multiprocessing's resource tracker then sees
+its last user gone and exits too.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -59,12 +70,43 @@ def run_stack(job: StackJob) -> StackResult:
     return process_stack(job)
 
 
+# prctl(2) option: the signal this process gets when the thread that made it ends
+PR_SET_PDEATHSIG = 1
+# how often a worker's watchdog checks that the stage is still its parent
+WATCH_SECONDS = 0.5
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when `parent` (the stage's process) ends, however it ends.
+
+    The parent-death signal comes when the *thread* that spawned the worker ends: the pool
+    spawns its workers in submit(), called from the stage's main thread, which lives as
+    long as the stage."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the watchdog alone
+            pass
+    if os.getppid() != parent:  # died before the signal was set: nobody would send it
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="watch-parent", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    while True:
+        time.sleep(WATCH_SECONDS)
+        if os.getppid() != parent:  # re-parented: the stage is gone, nobody wants our work
+            os._exit(1)
+
+
 # why this worker could not start (its imports failed), reported by its first task
 _startup_error: str | None = None
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     global _startup_error
+    _die_with(parent)
     for name, value in WORKER_ENVIRONMENT.items():
         os.environ.setdefault(name, value)  # before numpy is imported
     try:
@@ -97,7 +139,10 @@ class Workers:
         if count > 1:
             log.debug("starting %d worker processes", count)
             self._executor = ProcessPoolExecutor(
-                count, mp_context=get_context("spawn"), initializer=_start_worker
+                count,
+                mp_context=get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
 
     @property
