@@ -26,8 +26,9 @@ from pathlib import Path
 from stackseg.errors import BusyError
 
 TEMP_MARK = ".tmp-"
-# a temporary or set-aside path component: `.<target>.tmp-<pid>-<random>`, `.<target>.old-...`
-_PRIVATE_NAME = re.compile(r"^\.(?P<target>.+)\.(?:tmp|old)-\d+-[^/]*$")
+# a path component of a target's own: `.<target>.tmp-<pid>-<random>`, `.<target>.old-...`,
+# `.<target>.lock`
+_PRIVATE_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?:tmp|old)-\d+-[^/]*|lock)$")
 
 
 def _default_mode(directory: bool) -> int:
@@ -174,9 +175,9 @@ def exclusive(target: str | Path, command: str) -> Iterator[None]:
 
 
 def public_path(path: str) -> str:
-    """The path a user knows for `path`: a path inside a temporary (or set-aside) output
-    is reported as that output's target, e.g. `data/.prepared.tmp-12-ab/train/x.jpg` ->
-    `data/prepared` (the temporary path is gone by the time the user reads it)."""
+    """The path a user knows for `path`: a path in a temporary (or set-aside) output, or
+    its lock, is reported as that output's target, e.g. `data/.prepared.tmp-12-ab/train/x.jpg`
+    -> `data/prepared` (the temporary path is gone by the time the user reads it)."""
     parts = Path(path).parts
     for index, part in enumerate(parts):
         match = _PRIVATE_NAME.match(part)
