@@ -11,7 +11,9 @@ import sys
 import pytest
 import yaml
 
-from stackseg.cli import COMMANDS, main
+from stackseg import cli
+from stackseg.cli import COMMANDS, main, os_error_line
+from stackseg.errors import OS_ERROR_EXIT
 from tests.conftest import tiny_params
 
 
@@ -113,3 +115,49 @@ def test_tensorflow_and_absl_python_warnings_only_with_verbose(tmp_path, monkeyp
     logging.getLogger("absl").error("absl error")
     logging.getLogger("stackseg.train").warning("own warning")
     assert capfd.readouterr().err.splitlines() == ["absl error", "own warning"]
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            OSError(28, "No space left on device", "data/.prepared.tmp-1-ab/train/x.jpg"),
+            "data/prepared: No space left on device; free space there (or point paths in "
+            "params.yaml elsewhere) and rerun",
+        ),
+        (
+            PermissionError(13, "Permission denied", "data/raw/masks"),
+            "data/raw/masks: Permission denied; check its permissions and owner (ls -ld) and rerun",
+        ),
+        (
+            OSError(36, "File name too long", "data/raw/x", None, "data/y"),
+            "data/raw/x -> data/y: File name too long; shorten the name (255 bytes at most per "
+            "name on most file systems)",
+        ),
+        (
+            OSError(5, "Input/output error"),
+            "Input/output error; the disk reported an I/O error: check it (dmesg) and rerun",
+        ),
+        (OSError("odd"), "odd; check the path and rerun"),
+    ],
+)
+def test_os_error_line(error, line):
+    assert os_error_line(error) == line
+
+
+def test_an_os_error_in_any_command_is_one_line_and_exit_4(monkeypatch, capsys):
+    class Failing:
+        @staticmethod
+        def add_arguments(parser):
+            pass
+
+        @staticmethod
+        def run(args):
+            open("/nonexistent-dir/for-sure/x", "w")  # noqa: SIM115
+
+    monkeypatch.setattr(cli, "_load", lambda name: Failing)
+    assert main(["summary"]) == OS_ERROR_EXIT == 4
+    assert capsys.readouterr().err.splitlines() == [
+        "stackseg summary: error: /nonexistent-dir/for-sure/x: No such file or directory; "
+        "check the path and rerun"
+    ]

@@ -88,6 +88,10 @@ def replacing(target: str | Path, directory: bool = False) -> Iterator[Path]:
     try:
         yield temp
         move_into_place(temp, target)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write (e.g. disk full) names no file: the target
+            exc.filename = str(target)
+        raise
     finally:
         if temp.exists() or temp.is_symlink():
             _remove(temp)
@@ -165,8 +169,10 @@ def exclusive(target: str | Path, command: str) -> Iterator[None]:
             pass
         os.close(handle)  # removed by the previous holder after we opened it: try again
     try:
-        os.ftruncate(handle, 0)
-        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        # the holder's PID, for the message of a refused run; a full disk only loses that
+        with contextlib.suppress(OSError):
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):
