@@ -117,7 +117,7 @@ def test_a_read_only_output_folder_is_one_line(tmp_path, tmpfs):
     code, errors, _ = _prepare(tmp_path)
     assert code == OS_ERROR_EXIT
     assert errors == [
-        f"stackseg prepare: error: {read_only}/prepared: Read-only file system; the file "
+        f"stackseg prepare: error: {read_only}: Read-only file system; the file "
         "system is read-only: make it writable or point paths in params.yaml at a writable folder"
     ]
     assert not any(read_only.iterdir())
@@ -152,6 +152,22 @@ def test_an_unreadable_masks_folder_is_one_line(tmp_path):
         "check its permissions and owner (ls -ld) and rerun"
     ]
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["raw"]
+
+
+def test_an_unsearchable_raw_folder_is_not_taken_for_a_missing_one(tmp_path):
+    prefix = _without_root_powers()
+    raw = make_raw(tmp_path, stacks=2, frames=2)
+    write_params(tmp_path)
+    raw.chmod(0o600)  # listed, not searched: raw/images cannot even be looked up
+    try:
+        code, errors, _ = _prepare(tmp_path, prefix)
+    finally:
+        raw.chmod(0o755)
+    assert code == OS_ERROR_EXIT
+    assert errors == [
+        "stackseg prepare: error: data/raw/images: Permission denied; "
+        "check its permissions and owner (ls -ld) and rerun"
+    ]
 
 
 def test_a_stack_name_too_long_for_its_pair_files_is_found_before_any_pixel_work(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,12 +84,21 @@ def _tiff_files(folder: Path, problems: list[str]) -> dict[str, Path]:
     return {stem: paths[0] for stem, paths in by_stem.items()}
 
 
+def _is_folder(path: Path) -> bool:
+    """Whether `path` is a folder; an OSError other than "not there" (e.g. a parent it may
+    not search) goes to the command's edge, rather than passing for a missing folder."""
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 def discover(raw: Path) -> tuple[list[RawStack], list[str]]:
     """Pair image and mask stacks by stem; returns (stacks, problems)."""
     images_dir, masks_dir = raw / "images", raw / "masks"
     problems: list[str] = []
     for folder in (images_dir, masks_dir):
-        if not folder.is_dir():
+        if not _is_folder(folder):
             problems.append(
                 f"{folder}: folder not found (put image stacks in {images_dir}/<name>.tif "
                 f"and their masks in {masks_dir}/<name>.tif)"
