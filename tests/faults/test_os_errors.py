@@ -94,6 +94,7 @@ def test_a_full_disk_while_writing_pairs_is_one_line(tmp_path, tmpfs, workers):
     assert tree(disk / "prepared") == before
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_the_manifest_write_is_one_line(tmp_path, tmpfs):
     disk = tmpfs("disk", "size=1m")
     make_raw(tmp_path, stacks=3, frames=2, height=32, width=32)
@@ -175,7 +176,7 @@ def test_a_stack_name_too_long_for_its_pair_files_is_found_before_any_pixel_work
     raw = make_raw(tmp_path, stacks=2, frames=2)
     for kind in ("images", "masks"):
         (raw / kind / "s1.tif").rename(raw / kind / f"{name}.tif")
-    write_params(tmp_path, workers=2)
+    write_params(tmp_path)
     code, errors, _ = _prepare(tmp_path)
     assert code == 3
     assert errors == [

@@ -1,7 +1,7 @@
 """Faults around a running `stackseg prepare`: killed with SIGKILL, or started twice at once.
 
-Each test runs prepare as a real process (the `stackseg` CLI in a subprocess) on random
-uint8 stacks, and stops every process it started, whatever happens.
+The tests run prepare as a real process (the `stackseg` CLI in a subprocess) on random
+uint8 stacks, and stop every process they started, whatever happens.
 """
 
 from __future__ import annotations
@@ -94,6 +94,33 @@ def test_workers_and_resource_tracker_die_with_a_killed_prepare(tmp_path):
         )
     finally:
         _stop_all([proc, *family])
+
+
+def test_the_watchdog_alone_ends_a_worker_whose_parent_is_gone():
+    # the parent-death signal is the first line; this is the one behind it (a worker that
+    # missed the signal, or a system without prctl)
+    worker = (
+        "import os; from stackseg.prepare import workers; "
+        "print(os.getpid(), flush=True); workers._watch(os.getppid())"
+    )
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {worker!r}]); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = None
+    try:
+        child = psutil.Process(int(parent.stdout.readline()))
+        parent.kill()
+        parent.wait(5)
+        assert _wait_for(lambda: _gone(child), ORPHAN_SECONDS)
+    finally:
+        _stop_all([parent] + ([child] if child else []))
 
 
 @pytest.mark.parametrize(
