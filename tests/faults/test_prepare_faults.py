@@ -99,15 +99,18 @@ def test_workers_and_resource_tracker_die_with_a_killed_prepare(tmp_path):
 def test_the_watchdog_alone_ends_a_worker_whose_parent_is_gone():
     # the parent-death signal is the first line; this is the one behind it (a worker that
     # missed the signal, or a system without prctl)
+    # the parent's PID comes from the parent, as the pool's initargs do (asked by the worker
+    # after the parent died, getppid would already name the new parent)
     worker = (
-        "import os; from stackseg.prepare import workers; "
-        "print(os.getpid(), flush=True); workers._watch(os.getppid())"
+        "import os, sys; from stackseg.prepare import workers; "
+        "print(os.getpid(), flush=True); workers._watch(int(sys.argv[1]))"
     )
     parent = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {worker!r}]); "
+            "import os, subprocess, sys, time; "
+            f"subprocess.Popen([sys.executable, '-c', {worker!r}, str(os.getpid())]); "
             "time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
