@@ -4,7 +4,7 @@
 Ctrl-C runs: temp outputs removed, then `stackseg <cmd>: terminated`, exit 143. prepare's
 worker pool ends with it. Under DVC (DVC_STAGE set) stackseg asks Linux for SIGTERM when its
 parent dies, since DVC forwards no signal: a killed `dvc repro` no longer leaves the stage
-running. train's SIGTERM-then-resume is in tests/train/test_train_stage.py.
+running. train's SIGTERM-then-resume (143, and the same weights as an uninterrupted run) is in tests/train/test_train_stage.py.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
-import yaml
 
 from stackseg import atomic, cli
-from tests.conftest import BIN, tiny_params
+from tests.conftest import BIN
 from tests.prepare.stacks import make_raw, write_params
-from tests.train.prepared_data import write_prepared
 
 
 def _env(**extra: str) -> dict:
@@ -124,11 +122,14 @@ def test_sigterm_ends_prepare_and_its_workers(tmp_path: Path):
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_killing_dvc_ends_its_stage(tmp_path: Path):
-    """DVC forwards no signal (dvc/stage/run.py only ignores SIGINT while its stage runs)."""
-    write_prepared(tmp_path / "data" / "prepared")
-    params = tiny_params(train={"epochs": 200})  # far longer than the test waits
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: stackseg train\n")
+    """DVC forwards no signal (dvc/stage/run.py only ignores SIGINT while its stage runs).
+
+    The stage here is prepare, the cheapest to start (no TensorFlow); every command sets the
+    parent-death signal in cli.main, train included.
+    """
+    make_raw(tmp_path, stacks=4, frames=150, height=128, width=128)
+    write_params(tmp_path, workers=2)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  prepare:\n    cmd: stackseg prepare\n")
     subprocess.run(["dvc", "init", "-q", "--no-scm"], cwd=tmp_path, env=_env(), check=True)
     dvc = subprocess.Popen(
         ["dvc", "repro"],
@@ -138,21 +139,22 @@ def test_killing_dvc_ends_its_stage(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    resume = tmp_path / ".stackseg" / "resume"
-    stage = None
+    data = tmp_path / "data"
+    stage: list[psutil.Process] = []
     try:
-        _wait_for(lambda: list(resume.glob("*/epoch-0001")), dvc, "the first epoch checkpoint")
-        (stage,) = psutil.Process(dvc.pid).children()  # the shell exec'd stackseg
-        assert "stackseg" in " ".join(stage.cmdline())
+        _wait_for(lambda: list(data.glob(".prepared.tmp-*")), dvc, "prepare's temp folder")
+        stage = psutil.Process(dvc.pid).children(recursive=True)
+        # the shell exec'd stackseg: it is dvc's own child, the workers are its children
+        assert "stackseg" in " ".join(stage[0].cmdline()) and len(stage) >= 3, stage
         dvc.kill()  # SIGKILL: dvc gets no chance to do anything
         dvc.wait(timeout=30)
-        _, alive = psutil.wait_procs([stage], timeout=30)
+        _, alive = psutil.wait_procs(stage, timeout=30)
         _, err = dvc.communicate(timeout=30)  # the stage wrote to dvc's stderr until it ended
     finally:
         _stop(dvc)
-        if stage is not None and stage.is_running():
-            stage.kill()
-    assert alive == [], "stackseg train outlived dvc"
-    assert "stackseg train: terminated" in err, err
-    assert list(resume.glob("*/epoch-*"))  # resumable
-    assert not list(tmp_path.rglob("*.tmp-*"))
+        for process in stage:
+            if process.is_running():
+                process.kill()
+    assert alive == [], "stackseg prepare or a worker outlived dvc"
+    assert "stackseg prepare: terminated" in err, err
+    assert sorted(p.name for p in data.iterdir()) == ["raw"]  # no temp folder, no output
