@@ -116,3 +116,21 @@ def test_the_boundaries_are_accepted():
         config_from_dict(tiny_params(**overrides))
     with pytest.raises(ConfigError):
         config_from_dict(tiny_params(seed=True))  # strict: a bool is no seed
+
+
+def test_train_refuses_an_image_size_no_train_frame_fills(tmp_path: Path):
+    from stackseg.train.prepared import check_crop_size, read_prepared
+    from tests.train.prepared_data import write_prepared
+
+    # train frames 32 x 40 and 28 x 24: a 32 crop fits the larger ones (the smaller ones
+    # are zero-padded, as intended for mixed sizes); 40 or more fits none
+    data = read_prepared(write_prepared(tmp_path / "prepared"), ["disc", "ring", "streak"])
+    check_crop_size(data, 32, 4)
+    with pytest.raises(ConfigError) as err:
+        check_crop_size(data, 48, 16)
+    assert err.value.exit_code == 2 and err.value.problems == [
+        f"{tmp_path}/prepared/manifest.json: train.image_size 48 is larger than every train "
+        "frame (largest 32 x 40), so every crop would be mostly zero padding: use at most 32"
+    ]
+    with pytest.raises(ConfigError, match="need a smaller train.depth"):
+        check_crop_size(data, 64, 64)
