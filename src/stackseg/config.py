@@ -42,8 +42,8 @@ ARCHITECTURES: tuple[str, ...] = get_args(ArchName)
 # Input sides of the sm_* architectures must be multiples of 32 (five 2x downsamplings);
 # tests/test_config.py checks models/sm_factory.py's SIZE_MULTIPLE against it.
 SM_SIZE_MULTIPLE = 32
-# Largest train.image_size: at 4096 TensorFlow crashed the process (exit 139, no Python
-# error; issue 20), and 2048 px crops are already 8x the full profile's 256.
+# Largest train.image_size: at 4096 TensorFlow crashed (exit 139, issue 20) or, with the
+# tiny profile's model, ran out of memory (killed); 2048 is 8x the full profile's 256.
 MAX_IMAGE_SIZE = 2048
 # The global seed goes to numpy (keras.utils.set_random_seed), which takes 0..2**32-1 only.
 MAX_SEED = 2**32 - 1
