@@ -8,13 +8,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from stackseg.classnames import metric_safe
 from stackseg.config import (
     ARCHITECTURES,
     LOSSES,
+    SM_SIZE_MULTIPLE,
     Config,
     EvaluateConfig,
     TrainConfig,
     config_from_dict,
+    input_multiple,
     load_config,
     load_params,
     load_profile,
@@ -76,12 +79,19 @@ def test_a_missing_key_or_section_is_one_line_each():
     ]
 
 
-def test_an_empty_params_file_names_every_section(tmp_path):
+def test_an_empty_params_file_is_one_line_not_defaults(tmp_path):
     empty = tmp_path / "params.yaml"
     empty.write_text("# nothing yet\n")
     with pytest.raises(ConfigError) as err:
         load_config(empty)
-    assert err.value.problems == [f"{empty}: {name}: missing" for name in Config.model_fields]
+    assert err.value.problems == [
+        f"{empty}: empty: every parameter is set there, none has a default "
+        "(copy the project's params.yaml)"
+    ]
+    # a mapping without the sections still names every one
+    assert [line for line in problems({"x": 1}) if line.endswith("missing")] == [
+        f"params.yaml: {name}: missing" for name in Config.model_fields
+    ]
 
 
 def test_unknown_key_is_named(monkeypatch):
@@ -154,6 +164,24 @@ def test_loss_and_architecture_names_have_one_source():
     assert tuple(losses.LOSSES) == LOSSES
     assert {term for terms in losses.LOSSES.values() for term in terms} == set(losses.TERMS)
     assert ("unet", *sm_factory.ARCHITECTURES) == ARCHITECTURES
+    assert sm_factory.SIZE_MULTIPLE == SM_SIZE_MULTIPLE
+
+
+def test_input_multiple_is_the_models_size_multiple():
+    from stackseg.models import size_multiple
+
+    for arch in ARCHITECTURES:
+        for depth in (1, 3, 6):
+            cfg = TrainConfig.model_validate(
+                {**params()["train"], "arch": arch, "depth": depth, "image_size": 64}
+            )
+            assert size_multiple(cfg) == input_multiple(arch, depth)
+
+
+def test_metric_names_use_the_validators_sanitiser():
+    from stackseg.train.metrics import metric_name
+
+    assert metric_name("iou", "a b/c") == f"iou_{metric_safe('a b/c')}" == "iou_a_b_c"
     loss_error = problems(params(train={"loss": "l2"}))[0]
     assert all(repr(name) in loss_error for name in LOSSES)
 

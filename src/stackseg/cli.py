@@ -16,7 +16,9 @@ import errno
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 
 from stackseg import __version__
 from stackseg.atomic import public_path
@@ -101,6 +103,36 @@ def os_error_line(exc: OSError) -> str:
     return f"{where + ': ' if where else ''}{reason}; {advice}"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is: the cleanup of Ctrl-C runs (temp outputs
+    removed, train's last epoch checkpoint kept), then exit 143 (128 + SIGTERM)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # a second SIGTERM (a supervisor repeating itself) must not cut the cleanup short; a
+    # Python no-op rather than SIG_IGN, which children started later would inherit
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    raise Terminated()
+
+
+def _die_with_dvc() -> None:
+    """Under DVC, ask Linux for SIGTERM when DVC dies: DVC forwards no signal.
+
+    `dvc repro` starts `$SHELL -c "<cmd>"` (bash and dash exec a single command, so stackseg
+    is DVC's own child) and only ignores SIGINT while it waits; SIGTERM or SIGKILL to dvc
+    alone would leave the stage running to the end. DVC_STAGE is set for every stage command.
+    """
+    if not os.environ.get("DVC_STAGE") or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl in this libc: run without the guard
+        return
+
+
 def _load(name: str):
     return importlib.import_module(f"stackseg.commands.{COMMANDS[name][0]}")
 
@@ -125,6 +157,22 @@ def build_parser(names: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; SIGTERM is handled like Ctrl-C while it runs (see Terminated)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)  # signal handlers can only be set from the main thread
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _die_with_dvc()
+        return _main(argv)
+    except Terminated:  # before or after the command ran (argument parsing, imports)
+        print("stackseg: terminated", file=sys.stderr)
+        return 143
+    finally:
+        # None: the previous handler was not set from Python (the default, then)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Only import the chosen subcommand's module (cheap --help for the rest).
     chosen = next((a for a in argv if a in COMMANDS), None)
@@ -159,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         # stages remove their temporary output on the way out, stackseg.atomic)
         print(f"stackseg {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
         return OS_ERROR_EXIT
+    except Terminated:
+        print(f"stackseg {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"stackseg {args.command}: interrupted", file=sys.stderr)
         return 130

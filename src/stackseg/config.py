@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from stackseg.classnames import class_name_problem
 from stackseg.contracts import MAX_CLASSES
 from stackseg.errors import ConfigError
 
@@ -38,6 +39,15 @@ LOSSES: tuple[str, ...] = get_args(LossName)
 # "unet" is models/unet.py; the sm_* names are segmentation-models' (models/sm_factory.py).
 ArchName = Literal["unet", "sm_unet", "sm_fpn", "sm_linknet"]
 ARCHITECTURES: tuple[str, ...] = get_args(ArchName)
+
+# Input sides of the sm_* architectures must be multiples of 32 (five 2x downsamplings);
+# tests/test_config.py checks models/sm_factory.py's SIZE_MULTIPLE against it.
+SM_SIZE_MULTIPLE = 32
+# Largest train.image_size: at 4096 TensorFlow crashed (exit 139, issue 20) or, with the
+# tiny profile's model, ran out of memory (killed); 2048 is 8x the full profile's 256.
+MAX_IMAGE_SIZE = 2048
+# The global seed goes to numpy (keras.utils.set_random_seed), which takes 0..2**32-1 only.
+MAX_SEED = 2**32 - 1
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -139,6 +149,21 @@ class TrainConfig(_Section):
     # the one probability threshold: training metrics, the model card, evaluate
     threshold: Annotated[float, Field(gt=0.0, lt=1.0)]
 
+    @model_validator(mode="after")
+    def _image_size_fits_the_model(self) -> TrainConfig:
+        multiple = input_multiple(self.arch, self.depth)
+        if self.image_size % multiple or self.image_size > MAX_IMAGE_SIZE:
+            raise ValueError(
+                f"image_size must be a multiple of {multiple} ({self.arch} halves its input "
+                f"{multiple.bit_length() - 1} times) up to {MAX_IMAGE_SIZE}, got {self.image_size}"
+            )
+        return self
+
+
+def input_multiple(arch: str, depth: int) -> int:
+    """What an input's height and width must be a multiple of (models.size_multiple)."""
+    return 2**depth if arch == "unet" else SM_SIZE_MULTIPLE
+
 
 class EvaluateConfig(_Section):
     overlays: Annotated[int, Field(ge=0)]
@@ -146,7 +171,7 @@ class EvaluateConfig(_Section):
 
 
 class Config(_Section):
-    seed: int
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
     classes: Annotated[list[str], Field(min_length=1, max_length=MAX_CLASSES)]
     paths: Paths
     synth: SynthConfig
@@ -156,8 +181,9 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _unique_classes(self) -> Config:
-        if len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"class names must be unique, got {self.classes}")
+        problem = class_name_problem(self.classes)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -220,16 +246,25 @@ def config_from_dict(data: dict[str, Any] | None, source: str = PARAMS_FILE) -> 
         raise ConfigError(problems) from None
 
 
-def _read_mapping(path: Path, missing: str) -> dict[str, Any]:
-    """The YAML mapping in `path` ({} for an empty file); one ConfigError line otherwise."""
+def _read_mapping(path: Path, missing: str, empty_ok: bool) -> dict[str, Any]:
+    """The YAML mapping in `path` ({} if empty and `empty_ok`); one ConfigError line if not."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"{path}: not found ({missing})"]) from None
+    except UnicodeDecodeError as exc:
+        where = f"byte {exc.object[exc.start]:#04x} at offset {exc.start}"
+        raise ConfigError([f"{path}: not UTF-8 text ({where}): save it as UTF-8"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
-    if data is None:
+    if data is None and empty_ok:
         return {}
+    if data is None:  # no defaults to fall back on: every value lives in the file
+        raise ConfigError(
+            [
+                f"{path}: empty: every parameter is set there, none has a default (copy the project's params.yaml)"
+            ]
+        )
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a mapping at the top level"])
     return data
@@ -237,7 +272,7 @@ def _read_mapping(path: Path, missing: str) -> dict[str, Any]:
 
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """params.yaml as a plain mapping, not validated (see load_config)."""
-    return _read_mapping(Path(path), "run from the project root or pass --params")
+    return _read_mapping(Path(path), "run from the project root or pass --params", False)
 
 
 def load_config(path: str | Path = PARAMS_FILE) -> Config:
@@ -246,7 +281,7 @@ def load_config(path: str | Path = PARAMS_FILE) -> Config:
 
 def load_profile(path: str | Path) -> dict[str, Any]:
     """A profile: a partial params mapping to merge over params.yaml (see `merge`)."""
-    return _read_mapping(Path(path), "profiles live in profiles/ of the project root")
+    return _read_mapping(Path(path), "profiles live in profiles/ of the project root", True)
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Exit codes: 1 any other StacksegError, 2 ConfigError, 3 InputDataError, 4 an OS error
 (OS_ERROR_EXIT: disk full, permission denied, read-only file system, name too long...;
-printed as `<path>: <reason>` by cli.main), 5 BusyError, 130 interrupted (Ctrl-C).
+printed as `<path>: <reason>` by cli.main), 5 BusyError, 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM, handled like Ctrl-C).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def test_unet_params_follow_config():
 
 @pytest.mark.parametrize(("arch", "backbone"), SM_CASES)
 def test_segmentation_models_shapes(arch: str, backbone: str):
-    cfg = train_config(arch=arch, backbone=backbone)
+    cfg = train_config(image_size=64, arch=arch, backbone=backbone)
     model = build_model(cfg, n_classes=2, in_channels=1)
     assert size_multiple(cfg) == 32
     y = np.asarray(model(np.zeros((1, 64, 96, 1), np.float32)))
@@ -63,7 +63,7 @@ def test_mixed_bfloat16_outputs_float32(float32_policy):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     for cfg in (
         train_config(depth=2, base_filters=4),
-        train_config(arch="sm_linknet", backbone="mobilenetv2"),
+        train_config(image_size=64, arch="sm_linknet", backbone="mobilenetv2"),
     ):
         model = build_model(cfg, n_classes=3, in_channels=1)
         assert model.layers[1].compute_dtype == "bfloat16"
@@ -73,7 +73,7 @@ def test_mixed_bfloat16_outputs_float32(float32_policy):
 
 def test_unknown_backbone_is_a_config_error():
     with pytest.raises(ConfigError, match="train.backbone: unknown backbone 'resnet999'"):
-        build_model(train_config(arch="sm_unet", backbone="resnet999"), 1, 1)
+        build_model(train_config(image_size=64, arch="sm_unet", backbone="resnet999"), 1, 1)
 
 
 def test_save_is_byte_stable_and_loads(tmp_path):
@@ -98,7 +98,9 @@ def test_save_is_byte_stable_and_loads(tmp_path):
 
 def test_efficientnet_model_loads_with_only_stackseg_models_imported(tmp_path):
     """EfficientNet encoders use swish and FixedDropout: registered by `import stackseg.models`."""
-    model = build_model(train_config(arch="sm_unet", backbone="efficientnetb0"), 1, 1)
+    model = build_model(
+        train_config(image_size=64, arch="sm_unet", backbone="efficientnetb0"), 1, 1
+    )
     path = save_model(model, tmp_path / "model.keras")
     x = np.random.default_rng(2).random((1, 32, 32, 1), np.float32)
     np.save(tmp_path / "x.npy", x)

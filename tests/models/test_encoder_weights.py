@@ -27,7 +27,7 @@ def weights_file(tmp_path_factory):
 @pytest.mark.parametrize("in_channels", [1, 3])
 def test_encoder_weights_loaded_from_local_file(weights_file, in_channels: int):
     path, expected = weights_file
-    cfg = train_config(arch="sm_unet", backbone=BACKBONE, encoder_weights=str(path))
+    cfg = train_config(image_size=64, arch="sm_unet", backbone=BACKBONE, encoder_weights=str(path))
     model = build_model(cfg, n_classes=2, in_channels=in_channels)
     base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     layers = {layer.name: layer for layer in base.layers}
@@ -43,14 +43,16 @@ def test_encoder_weights_loaded_from_local_file(weights_file, in_channels: int):
 def test_random_init_differs_from_the_file(weights_file):
     path, expected = weights_file
     keras.utils.set_random_seed(7)
-    model = build_model(train_config(arch="sm_unet", backbone=BACKBONE), 2, 3)
+    model = build_model(train_config(image_size=64, arch="sm_unet", backbone=BACKBONE), 2, 3)
     base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     name = next(iter(expected))
     assert not np.array_equal(base.get_layer(name).get_weights()[0], expected[name][0])
 
 
 def test_missing_file_is_a_config_error(tmp_path):
-    cfg = train_config(arch="sm_unet", backbone=BACKBONE, encoder_weights=str(tmp_path / "no.h5"))
+    cfg = train_config(
+        image_size=64, arch="sm_unet", backbone=BACKBONE, encoder_weights=str(tmp_path / "no.h5")
+    )
     with pytest.raises(ConfigError, match="train.encoder_weights: .*no.h5: file not found"):
         build_model(cfg, 1, 1)
 
@@ -59,6 +61,6 @@ def test_weights_of_another_backbone_are_refused(tmp_path):
     other = build_encoder("resnet18", channels=3)
     path = tmp_path / "resnet18.weights.h5"
     other.save_weights(path)
-    cfg = train_config(arch="sm_fpn", backbone=BACKBONE, encoder_weights=str(path))
+    cfg = train_config(image_size=64, arch="sm_fpn", backbone=BACKBONE, encoder_weights=str(path))
     with pytest.raises(ConfigError, match=f"not a {BACKBONE} encoder weights file"):
         build_model(cfg, 1, 1)

@@ -1,7 +1,7 @@
 """The train stage end to end (`stackseg train` in a subprocess, tiny params).
 
-Checks the outputs and their contract, and that a run killed with SIGKILL after its 2nd
-epoch checkpoint resumes to the very same result. (Identical retraining under DVC, i.e. an
+Checks the outputs and their contract, and that a run killed with SIGKILL, or stopped with
+SIGTERM, after its 2nd epoch checkpoint resumes to the very same result. (Identical retraining under DVC, i.e. an
 unchanged dvc.lock after `dvc repro -f train`, is tested in test_train_dvc.py.)
 """
 
@@ -118,29 +118,40 @@ def test_saved_model_loads_and_predicts_full_frames(reference: Path):
     assert probabilities.shape == (1, 32, 40, 3) and probabilities.dtype == np.float32
 
 
-def test_kill_then_resume_equals_uninterrupted(reference: Path, tmp_path: Path):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_kill_then_resume_equals_uninterrupted(reference: Path, tmp_path: Path, signum: int):
     path = _project(tmp_path / "proj")
     proc = subprocess.Popen(
         ["stackseg", "train"],
         cwd=path,
         env=_env(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     resume_root = path / ".stackseg/resume"
     try:
-        # wait (bounded) for the checkpoint written after the 2nd epoch, then SIGKILL
+        # wait (bounded) for the checkpoint written after the 2nd epoch, then signal
         deadline = time.monotonic() + 300
         while not list(resume_root.glob("*/epoch-0002")):
             assert proc.poll() is None, "train exited before its 2nd epoch checkpoint"
             assert time.monotonic() < deadline, "no epoch-0002 checkpoint within 300 s"
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
+        # SIGTERM to stackseg alone (as a supervisor sends it), SIGKILL to everything
+        if signum == signal.SIGTERM:
+            proc.send_signal(signum)
+        else:
+            os.killpg(proc.pid, signum)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+    if signum == signal.SIGTERM:  # Ctrl-C's cleanup: the message, 143, no temp output
+        assert proc.returncode == 143 and err.endswith("stackseg train: terminated\n"), err
+        assert "Traceback" not in err
+        assert not list(path.rglob("*.tmp-*"))
     checkpoints = list(resume_root.glob("*/epoch-*"))
     assert len(checkpoints) == 1, checkpoints
     done = int(checkpoints[0].name.split("-")[1])

@@ -9,10 +9,10 @@ score is the mean over classes.
 
 from __future__ import annotations
 
-import re
-
 import keras
 from keras import ops
+
+from stackseg.classnames import metric_safe
 
 KINDS = ("iou", "dice")
 
@@ -21,7 +21,7 @@ def metric_name(kind: str, class_name: str | None = None) -> str:
     """'iou' or 'iou_<class>' (class name reduced to characters safe in file names)."""
     if class_name is None:
         return kind
-    return f"{kind}_{re.sub(r'[^A-Za-z0-9_-]+', '_', class_name)}"
+    return f"{kind}_{metric_safe(class_name)}"
 
 
 @keras.saving.register_keras_serializable(package="stackseg")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from stackseg.contracts import MANIFEST_NAME, SPLITS, Manifest, read_manifest
-from stackseg.errors import InputDataError
+from stackseg.errors import ConfigError, InputDataError
 
 MAX_PROBLEMS = 20
 
@@ -80,6 +80,26 @@ def read_prepared(root: str | Path, classes: Sequence[str]) -> PreparedData:
             problems[:MAX_PROBLEMS] + ([f"... and {extra} more"] if extra > 0 else [])
         )
     return PreparedData(root=root, manifest=manifest, splits=splits)
+
+
+def check_crop_size(data: PreparedData, image_size: int, multiple: int) -> None:
+    """Refuse a train.image_size no train frame fills: every crop would be mostly the zero
+    padding added to frames smaller than the crop (padding a few smaller frames is meant)."""
+    pairs = data.splits["train"]
+    fits = max(min(h, w) for h, w in zip(pairs.heights, pairs.widths, strict=True))
+    if image_size <= fits:
+        return
+    largest = max(zip(pairs.heights, pairs.widths, strict=True), key=min)
+    advice = (
+        f"use at most {fits // multiple * multiple}"
+        if fits >= multiple
+        else f"frames this small need a smaller train.depth (crops are multiples of {multiple})"
+    )
+    raise ConfigError(
+        f"{data.root / MANIFEST_NAME}: train.image_size {image_size} is larger than every train "
+        f"frame (largest {largest[0]} x {largest[1]}), so every crop would be mostly zero "
+        f"padding: {advice}"
+    )
 
 
 def prepared_hash(data: PreparedData) -> str:

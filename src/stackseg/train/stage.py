@@ -26,7 +26,7 @@ from stackseg.train.live import open_live
 from stackseg.train.losses import SegmentationLoss
 from stackseg.train.metrics import segmentation_metrics
 from stackseg.train.model_card import build_card, code_hash, train_params
-from stackseg.train.prepared import prepared_hash, raw_hash, read_prepared
+from stackseg.train.prepared import check_crop_size, prepared_hash, raw_hash, read_prepared
 from stackseg.train.resume import Checkpoint, ResumeStore, resume_key
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     cwd = Path.cwd() if cwd is None else cwd
     t = cfg.train
     data = read_prepared(cfg.paths.prepared, cfg.classes)
+    check_crop_size(data, t.image_size, size_multiple(t))
     hashes = {"raw": raw_hash(data), "prepared": prepared_hash(data), "code": code_hash()}
     key = resume_key(
         {"params": train_params(cfg), "data": hashes["prepared"], "code": hashes["code"]}
