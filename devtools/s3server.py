@@ -90,13 +90,8 @@ def exit_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def check_port_free(port: int) -> None:
-    """Raise PortInUseError if something already listens on `port` of the loopback.
-
-    Without this the new server fails to bind and exits, while the bucket request reaches
-    the server already there, which refuses our keys (InvalidAccessKeyId). ::1 is checked
-    too because the committed endpoint is `localhost`, which may resolve to it first.
-    """
+def _port_in_use(port: int) -> bool:
+    """Whether something listens on `port` of 127.0.0.1 or ::1 (raises on other bind errors)."""
     for family, host in ((socket.AF_INET, HOST), (socket.AF_INET6, "::1")):
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
@@ -109,9 +104,21 @@ def check_port_free(port: int) -> None:
                 sock.bind((host, port))
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
-                    raise PortInUseError(port) from None
+                    return True
                 if family == socket.AF_INET:  # e.g. a port below 1024 without root
                     raise RuntimeError(f"{host}:{port}: cannot listen: {exc.strerror}") from None
+    return False
+
+
+def check_port_free(port: int) -> None:
+    """Raise PortInUseError if something already listens on `port` of the loopback.
+
+    Without this the new server fails to bind and exits, while the bucket request reaches
+    the server already there, which refuses our keys (InvalidAccessKeyId). ::1 is checked
+    too because the committed endpoint is `localhost`, which may resolve to it first.
+    """
+    if _port_in_use(port):
+        raise PortInUseError(port)
 
 
 def free_port() -> int:
@@ -203,9 +210,11 @@ def _create_bucket(server: S3Server, deadline: float) -> None:
     client = s3_client(server.endpoint, server.access_key, server.secret_key)
     while True:
         if server.process.poll() is not None:
+            if _port_in_use(server.port):  # taken between check_port_free and the bind
+                raise PortInUseError(server.port)
             raise RuntimeError(
                 f"the {server.kind} server exited with code {server.process.returncode} "
-                f"before it was ready (is port {server.port} in use?)"
+                "before it was ready (see its log)"
             )
         try:
             client.create_bucket(Bucket=server.bucket)
@@ -217,8 +226,8 @@ def _create_bucket(server: S3Server, deadline: float) -> None:
             # A refusal from a server that is not ours: ours failed to bind and is exiting
             # (the port was taken after check_port_free), another one answered.
             with contextlib.suppress(subprocess.TimeoutExpired):
-                server.process.wait(timeout=2)
-            if server.process.poll() is not None:
+                server.process.wait(timeout=10)
+            if server.process.poll() is not None and _port_in_use(server.port):
                 raise PortInUseError(server.port) from None
             raise RuntimeError(
                 f"{server.endpoint} refused to create bucket {server.bucket}: "
