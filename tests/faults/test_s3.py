@@ -24,7 +24,7 @@ import pytest
 import devtools.s3server as s3server
 from devtools.s3server import PortInUseError, start_server
 from tests.conftest import ROOT
-from tests.remote.helpers import s3_env
+from tests.remote.helpers import dvc, make_data_project, point_at, s3_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -171,3 +171,47 @@ def test_a_port_taken_after_the_check_is_still_named(tmp_path: Path, monkeypatch
             )
     finally:
         other.stop()
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers: a hung or stopped S3 server.
+
+    (A port with nothing listening fails faster: connections are refused at once.)
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server((s3server.HOST, 0))
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # closed by close()
+            while True:
+                self.held.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_push_to_a_server_that_never_answers_fails_within_the_committed_timeouts(
+    tmp_path: Path,
+):
+    project = make_data_project(tmp_path / "proj", files=8)  # remote settings of .dvc/config
+    silent = SilentServer()
+    try:
+        point_at(project, f"http://{s3server.HOST}:{silent.port}")
+        env = s3_env(None, AWS_ACCESS_KEY_ID="stackseg-test", AWS_SECRET_ACCESS_KEY="secret")
+        start = time.monotonic()
+        proc = dvc(["push"], project, env, check=False, timeout=DEAD_PUSH_LIMIT + 60)
+        took = time.monotonic() - start
+    finally:
+        silent.close()
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "ERROR" in output and "Read timeout on endpoint URL" in output, output
+    assert "Traceback" not in output, output
+    assert silent.held, "dvc never reached the server: the test tested nothing"
+    assert took < DEAD_PUSH_LIMIT, f"dvc push took {took:.0f} s to give up"
