@@ -11,6 +11,10 @@ starts the server, creates the bucket and prints the lines to export so that `dv
 - ``moto``: moto's S3 server, the endpoint s3fs itself is tested against. Objects live in
   memory and any credentials are accepted.
 
+The server process dies with the process that started it, even by kill -9 (Linux), so it
+never keeps the port after its wrapper is gone; a port already taken is refused up front
+(PortInUseError) rather than answered by the other server.
+
 The test-suite starts its servers through :func:`start_server` too (`from devtools.s3server
 import start_server`, the project root on sys.path), so what the tests exercise is what
 developers run. It lives outside src/: the installed package must not need the dev-only
