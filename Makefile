@@ -86,8 +86,9 @@ check-remote: install
 
 # A real S3 server on 127.0.0.1:9000 (nanio, a dev dependency; objects kept as files under
 # ~/.cache/stackseg/s3-dev) with the bucket created: prints the variables to export, Ctrl-C stops.
+# --exit-with-parent: killing make (even kill -9) stops the server too and frees the port.
 s3-dev: install-dev
-	python devtools/s3server.py $(S3_DEV_FLAGS)
+	python devtools/s3server.py --exit-with-parent $(S3_DEV_FLAGS)
 
 lock: $(UV)
 	$(UV) pip compile --universal --python-version 3.11 -q requirements.txt -o requirements.lock
