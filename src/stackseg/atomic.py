@@ -89,7 +89,9 @@ def replacing(target: str | Path, directory: bool = False) -> Iterator[Path]:
         yield temp
         move_into_place(temp, target)
     except OSError as exc:
-        if exc.filename is None:  # a failed write (e.g. disk full) names no file: the target
+        # a failed write (e.g. disk full) names no file: name the target (only for a real OS
+        # error; filling in one built from a message alone would replace that message)
+        if exc.filename is None and exc.errno is not None:
             exc.filename = str(target)
         raise
     finally:
