@@ -94,8 +94,17 @@ def test_prepare_parts_times_every_step(tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     script = str(ROOT / "benchmarks/prepare_parts.py")
-    out = run([sys.executable, script, "--raw", str(raw), "--out", str(scratch)], ROOT).stdout
+    committed = (ROOT / "docs/benchmarks/prepare_parts.md").read_bytes()
+    figures = tmp_path / "figures"
+    out = run(
+        [sys.executable, script, "--raw", str(raw), "--out", str(scratch)],
+        ROOT,
+        env={"STACKSEG_FIGURES_DIR": str(figures)},
+    ).stdout
     assert out.startswith("6 pairs, one process")
+    # the figures go where STACKSEG_FIGURES_DIR says, never over the committed ones
+    assert (ROOT / "docs/benchmarks/prepare_parts.md").read_bytes() == committed
+    assert "| png |" in (figures / "prepare_parts.md").read_text()
     for step in ("metadata", "hash", "read image", "read mask", "mask check", "jpeg", "png"):
         assert re.search(rf"^  {step}\s+[\d.]+\s+[\d.]+%$", out, re.M), step
     share = float(re.search(r"encoders' share ([\d.]+)", out).group(1))
