@@ -81,3 +81,11 @@ def make_project(path: Path, params: dict | None = None, synth: bool = True) -> 
 def project(tmp_path: Path) -> Path:
     """A fresh tiny project with demo data in data/raw (not yet prepared)."""
     return make_project(tmp_path / "proj")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    """One trained tiny project for the session (tests/trained.py): do not modify it."""
+    from tests.trained import build_trained
+
+    return build_trained(tmp_path_factory.mktemp("model") / "proj")

@@ -10,6 +10,7 @@ running. train's SIGTERM-then-resume (143, and the same weights as an uninterrup
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -89,6 +90,24 @@ def test_a_second_sigterm_does_not_cut_the_cleanup_short(monkeypatch, capsys):
     assert capsys.readouterr().err == "stackseg fake: terminated\n"
 
 
+@contextlib.contextmanager
+def _frozen(processes: list[psutil.Process], data: Path):
+    """Stop `processes` (SIGSTOP) for the block, then let them go on (SIGCONT).
+
+    A signal that arrives meanwhile waits until they go on, so the test does not race the
+    run: the run is checked to be still under way (its temp folder there) while frozen.
+    """
+    for process in processes:
+        process.suspend()
+    try:
+        assert list(data.glob(".prepared.tmp-*")), "prepare finished before it was frozen"
+        yield
+    finally:
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.resume()
+
+
 @pytest.mark.slow
 def test_sigterm_ends_prepare_and_its_workers(tmp_path: Path):
     # random pixels: slow to encode as JPEG, so the pairs phase lasts long enough to hit
@@ -107,7 +126,9 @@ def test_sigterm_ends_prepare_and_its_workers(tmp_path: Path):
         _wait_for(lambda: list(data.glob(".prepared.tmp-*")), proc, "prepare's temp folder")
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 2, children  # the workers (and the resource tracker)
-        proc.send_signal(signal.SIGTERM)
+        # frozen while the signal is sent: a fast machine must not finish the run first
+        with _frozen([psutil.Process(proc.pid), *children], data):
+            proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         _, alive = psutil.wait_procs(children, timeout=5)
     finally:
@@ -146,8 +167,9 @@ def test_killing_dvc_ends_its_stage(tmp_path: Path):
         stage = psutil.Process(dvc.pid).children(recursive=True)
         # the shell exec'd stackseg: it is dvc's own child, the workers are its children
         assert "stackseg" in " ".join(stage[0].cmdline()) and len(stage) >= 3, stage
-        dvc.kill()  # SIGKILL: dvc gets no chance to do anything
-        dvc.wait(timeout=30)
+        with _frozen(stage, data):  # a fast machine must not finish the stage first
+            dvc.kill()  # SIGKILL: dvc gets no chance to do anything
+            dvc.wait(timeout=30)
         _, alive = psutil.wait_procs(stage, timeout=30)
         _, err = dvc.communicate(timeout=30)  # the stage wrote to dvc's stderr until it ended
     finally:

@@ -4,7 +4,7 @@ The demo objects have no preferred orientation and training augments with flips 
 so predicting a transformed frame and transforming back must give the prediction of the
 frame itself. A U-Net is not equivariant by construction (its kernels are learned, not
 symmetric); this is learned behaviour, so it is checked within tolerances, measured on the
-fixture's model (tests/model/conftest.py) over its 16 test frames of 48 x 48 x 3 classes:
+fixture's model (tests/trained.py) over its 16 test frames of 48 x 48 x 3 classes:
 
   transform  mask agreement  mask IoU  |p - p'| mean  |p - p'| max
   hflip      0.9919          0.888     0.0099         0.95

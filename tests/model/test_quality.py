@@ -4,7 +4,7 @@ The baseline (stackseg.evaluate.baseline) is the best single global threshold pe
 fitted on the train split; the demo stacks are drawn so that no global threshold segments
 any class (an illumination gradient larger than the objects' contrast), so it scores about
 0.1 IoU. A network that learned the shapes scores far higher. Measured on the test split
-(IoU, model vs baseline), with the settings of tests/model/conftest.py and the candidates
+(IoU, model vs baseline), with the settings of tests/trained.py and the candidates
 that were tried for it:
 
   run                                 disc          ring          streak        mean
