@@ -7,28 +7,24 @@ dev-server tests run `devtools/s3server.py` (what `make s3-dev` runs) as users d
 from __future__ import annotations
 
 import contextlib
-import queue
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 import devtools.s3server as s3server
 from devtools.s3server import PortInUseError, start_server
-from tests.conftest import ROOT
+from tests.remote.devserver import STARTUP_TIMEOUT, dev_server_command, launching
 from tests.remote.helpers import dvc, make_data_project, point_at, s3_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-STARTUP_TIMEOUT = 60  # the dev server's start on 2 shared cores: imports, then the bucket
 RELEASE_TIMEOUT = 5  # the issue's bound: the port is free this long after the wrapper died
 DEAD_PUSH_LIMIT = 90  # a functional timeout: the committed timeouts fail a push in ~1 minute
 
@@ -48,66 +44,10 @@ def wait_until(condition, timeout: float) -> bool:
     return condition()
 
 
-class Launched:
-    """A command that starts the dev server, its output read line by line in the background."""
-
-    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def port(self) -> int:
-        """The port of the `dvc remote modify ... endpointurl` line it prints once ready."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while (remaining := deadline - time.monotonic()) > 0:
-            line = self.lines.get(timeout=remaining)
-            assert line is not None, "the dev server exited before printing its setup"
-            if line.startswith("dvc remote modify --local storage endpointurl "):
-                return int(line.rsplit(":", 1)[1])
-        raise TimeoutError("the dev server printed no endpoint")
-
-    def tree(self) -> list[psutil.Process]:
-        """This process and all its descendants (the wrapper and the server it started)."""
-        root = psutil.Process(self.process.pid)
-        return [root, *root.children(recursive=True)]
-
-
 @pytest.fixture
 def launch() -> Iterator:
-    """Factory for Launched; afterwards every process it started (and their children) is killed."""
-    launched: list[Launched] = []
-
-    def start(command: list[str], env: dict[str, str] | None = None) -> Launched:
-        launched.append(Launched(command, env))
-        return launched[-1]
-
-    yield start
-    for item in launched:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            for proc in reversed(item.tree()):
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    proc.kill()
-        item.process.kill()
-        item.process.wait(timeout=10)
-
-
-def dev_server_command(data_dir: Path, *flags: str) -> list[str]:
-    return [sys.executable, "devtools/s3server.py", "--data-dir", str(data_dir), *flags]
+    with launching() as start:
+        yield start
 
 
 def make_s3_dev(data_dir: Path) -> list[str]:

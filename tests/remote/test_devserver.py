@@ -2,70 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import queue
-import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.remote.devserver import Launched, dev_server_command, launching
 from tests.remote.helpers import dvc, make_data_project, point_at, s3_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-STARTUP_TIMEOUT = 60
-
-
-class DevServer:
-    """The dev command as a user runs it, in its own process group, stopped by SIGTERM."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "devtools/s3server.py"), "--port", "0"]
-            + ["--data-dir", str(data_dir)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def printed_setup(self) -> tuple[dict[str, str], str]:
-        """The `export NAME=value` variables and the endpoint of the printed dvc command."""
-        exports: dict[str, str] = {}
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while (remaining := deadline - time.monotonic()) > 0:
-            line = self.lines.get(timeout=remaining)
-            assert line is not None, "the dev server exited before printing its setup"
-            if line.startswith("export "):
-                name, _, value = line.removeprefix("export ").partition("=")
-                exports[name] = value
-            elif line.startswith("dvc remote modify --local storage endpointurl "):
-                return exports, line.split()[-1]
-        raise TimeoutError("the dev server printed no endpoint")
-
-    def stop(self) -> int:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            raise
 
 
 def port_is_open(endpoint: str) -> bool:
@@ -77,16 +22,13 @@ def port_is_open(endpoint: str) -> bool:
 
 @pytest.fixture
 def dev_servers():
-    started: list[DevServer] = []
+    """Starts the dev server (data dir, environment) as `make s3-dev` does; all killed after."""
+    with launching() as launch:
 
-    def start(data_dir: Path, env: dict[str, str]) -> DevServer:
-        started.append(DevServer(data_dir, env))
-        return started[-1]
+        def start(data_dir: Path, env: dict[str, str]) -> Launched:
+            return launch(dev_server_command(data_dir, "--port", "0"), env)
 
-    yield start
-    for server in started:
-        if server.process.poll() is None:
-            server.stop()
+        yield start
 
 
 def test_dev_server_prints_a_working_environment_and_keeps_objects_on_disk(
