@@ -28,7 +28,7 @@ from stackseg.errors import BusyError
 TEMP_MARK = ".tmp-"
 # a path component of a target's own: `.<target>.tmp-<pid>-<random>`, `.<target>.old-...`,
 # `.<target>.lock`
-_PRIVATE_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?:tmp|old)-\d+-[^/]*|lock)$")
+_PRIVATE_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?:tmp|old)-(?P<pid>\d+)-[^/]*|lock)$")
 
 
 def _default_mode(directory: bool) -> int:
@@ -118,9 +118,8 @@ def remove_stale(target: Path) -> None:
         return
     for pattern in (f".{target.name}{TEMP_MARK}*", f".{target.name}.old-*"):
         for stale in target.parent.glob(pattern):
-            pid = stale.name.rsplit(TEMP_MARK if TEMP_MARK in stale.name else ".old-", 1)[1]
-            owner = pid.split("-", 1)[0]
-            if owner.isdigit() and _alive(int(owner)):
+            match = _PRIVATE_NAME.match(stale.name)
+            if match and match["target"] == target.name and _alive(int(match["pid"])):
                 continue
             _remove(stale)
 
