@@ -102,9 +102,9 @@ def test_train_reader_agrees_with_the_contract(trained):
 def test_evaluate_readers_agree_with_the_contract(trained, monkeypatch):
     """evaluate's loading path (model + card from params, channel check, pair decoding)
     accepts what prepare and train wrote."""
+    from stackseg import trained as evaluate_trained
     from stackseg.config import load_config
     from stackseg.evaluate import io
-    from stackseg.evaluate import trained as evaluate_trained
 
     prepared = trained.path("prepared")
     manifest = read_manifest(prepared, trained.classes)

@@ -1,0 +1,136 @@
+"""The export stage: models/model.onnx for ONNX Runtime, checked against the Keras model.
+
+1. Load the Keras model and its card (`stackseg.trained`) and the manifest (through
+   `stackseg.contracts`); check the model against the params' classes and the prepared
+   images' channels.
+2. Convert it with Keras 3 `model.export(format="onnx")` (tf2onnx, opset `export.opset`;
+   batch, height and width stay dynamic) into a temporary file beside models/model.onnx, and
+   normalise it (`export.onnx`: run-independent names, no volatile text) so that the same
+   model gives the same bytes on every run and dvc.lock does not change.
+3. Parity on the test split at native resolution (`export.parity`): every frame through
+   both backends (`stackseg.runtime`), the largest |ONNX - Keras| probability and the mask
+   pixels that differ at the card's threshold. Above `export.max_abs_diff`, or any pixel
+   differing: one line, exit 1, nothing written (the previous files, if any, stay).
+4. Write metrics/export.json (deterministic figures only, so reruns give the same bytes)
+   and move both files into place, the metrics last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from stackseg import atomic
+from stackseg.config import Config
+from stackseg.contracts import MANIFEST_NAME, ModelCard, read_manifest
+from stackseg.errors import InputDataError, StacksegError
+from stackseg.export import onnx, parity
+
+log = logging.getLogger(__name__)
+
+
+def _significant(value: float) -> float:
+    """3 significant digits: enough to read, and no float noise in the metrics file."""
+    return float(f"{value:.3g}")
+
+
+def metrics_document(result: parity.Parity, opset: int, size: int) -> dict:
+    """metrics/export.json: numbers only (what `dvc metrics diff` compares)."""
+    return {
+        "parity": {
+            "frames": result.frames,
+            "pixels": result.pixels,
+            "max_abs_diff": _significant(result.max_abs_diff),
+            "mask_pixels_differing": result.mask_pixels_differing,
+        },
+        "onnx": {"opset": opset, "megabytes": round(size / 1e6, 3)},
+    }
+
+
+def card_metadata(card: ModelCard) -> dict[str, str]:
+    """What a user of the ONNX file alone needs from the model card."""
+    return {
+        "stackseg.classes": json.dumps(list(card.classes)),
+        "stackseg.input": "float32 NHWC, uint8 pixel / 255; height and width multiples of "
+        f"{card.input.size_multiple}",
+        "stackseg.size_multiple": str(card.input.size_multiple),
+        "stackseg.threshold": repr(float(card.output.threshold)),
+    }
+
+
+def convert(model: Any, card: ModelCard, target: Path, opset: int, model_path: Path) -> int:
+    """Step 2: the normalised ONNX file at `target`; returns its size in bytes."""
+    try:
+        onnx.export_onnx(model, target, opset, card.input.size_multiple)
+        data = onnx.normalised_bytes(target, card_metadata(card))
+    except ImportError as exc:
+        raise StacksegError(
+            [f"ONNX export needs tf2onnx and onnx ({exc.name or exc} is missing): install them"]
+        ) from None
+    except (ValueError, RuntimeError, TypeError, NotImplementedError) as exc:
+        # tf2onnx's refusals (an op without an ONNX form at this opset...) are exceptions of
+        # these kinds with the reason on their first line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StacksegError(
+            [f"{model_path}: ONNX conversion at opset {opset} failed: {reason}"]
+        ) from None
+    target.write_bytes(data)
+    return len(data)
+
+
+def run(cfg: Config) -> dict:
+    """The whole stage (steps 1-4); returns the export.json document it wrote."""
+    from stackseg import trained
+    from stackseg.runtime import KerasBackend, OnnxBackend
+
+    model_path = Path(cfg.paths.model)
+    model, card = trained.load_trained(cfg)
+    prepared = Path(cfg.paths.prepared)
+    manifest = read_manifest(prepared, cfg.classes)
+    trained.check_channels(model, manifest, cfg)
+    test = manifest.split_pairs("test")
+    if not test:
+        raise InputDataError([f"{prepared / MANIFEST_NAME}: the test split is empty"])
+    onnx_path, metrics_path = Path(cfg.paths.onnx), Path(cfg.paths.export_metrics)
+    # the metrics file is moved into place last: one who sees it also sees the model it
+    # describes
+    with (
+        atomic.replacing(metrics_path) as staged_metrics,
+        atomic.replacing(onnx_path) as staged_onnx,
+    ):
+        size = convert(model, card, staged_onnx, cfg.export.opset, model_path)
+        result = parity.compare(
+            prepared,
+            test,
+            manifest.image_channels,
+            len(cfg.classes),
+            KerasBackend(model),
+            OnnxBackend(staged_onnx),
+            trained.preprocess_function(),
+            card.input.size_multiple,
+            card.output.threshold,
+            cfg.evaluate.batch_size,
+        )
+        problem = result.problem(cfg.export.max_abs_diff)
+        if problem:
+            raise StacksegError(
+                [
+                    f"{onnx_path}: parity with {model_path} fails: {problem}; nothing "
+                    "written (try another export.opset, or report the model)"
+                ]
+            )
+        document = metrics_document(result, cfg.export.opset, size)
+        staged_metrics.write_text(json.dumps(document, indent=2) + "\n")
+    log.info(
+        "ONNX parity on %d test frames: max |ONNX - Keras| %.3g, %d mask pixels differ -> "
+        "%s (%.1f MB), %s",
+        result.frames,
+        result.max_abs_diff,
+        result.mask_pixels_differing,
+        onnx_path,
+        size / 1e6,
+        metrics_path,
+    )
+    return document
