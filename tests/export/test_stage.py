@@ -16,8 +16,6 @@ from stackseg.contracts import read_card, read_manifest
 from stackseg.errors import InputDataError
 from tests.conftest import run, tiny_params
 
-pytestmark = pytest.mark.slow
-
 
 def _md5(path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
@@ -27,6 +25,7 @@ def _params(root) -> dict:
     return yaml.safe_load((root / "params.yaml").read_text())
 
 
+@pytest.mark.slow
 def test_repro_writes_the_model_and_parity_metrics(exported):
     params = _params(exported)
     onnx_path = exported / params["paths"]["onnx"]
@@ -51,6 +50,7 @@ def test_repro_writes_the_model_and_parity_metrics(exported):
     assert "up to date" in run(["dvc", "status", "export"], exported).stdout
 
 
+@pytest.mark.slow
 def test_export_is_byte_identical_run_to_run(exported, tmp_path):
     """Two more exports in this process give the bytes `dvc repro export` wrote in its own."""
     from stackseg.config import load_config
@@ -67,6 +67,7 @@ def test_export_is_byte_identical_run_to_run(exported, tmp_path):
         assert again == written, name
 
 
+@pytest.mark.slow
 def test_onnx_takes_other_frame_sizes_and_agrees_with_keras(exported):
     """One file serves every frame size: 56 x 40 (multiples of the size multiple, not the
     training size 48) as is, and 50 x 37 through predict_frames' padding."""
@@ -93,6 +94,7 @@ def test_onnx_takes_other_frame_sizes_and_agrees_with_keras(exported):
             assert np.array_equal(a >= threshold, b >= threshold)
 
 
+@pytest.mark.slow
 def test_parity_failure_is_one_line_and_writes_nothing(trained, tmp_path, monkeypatch, capsys):
     root = tmp_path / "proj"
     shutil.copytree(trained.root, root, symlinks=True)
@@ -125,3 +127,44 @@ def test_missing_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
         "stackseg export: error: models/model.keras: not found (run `dvc repro train` first)"
     ]
     assert not (tmp_path / "models").exists() and not (tmp_path / "metrics").exists()
+
+
+def test_conversion_failure_is_one_line_naming_layer_and_remedy():
+    from stackseg.export.stage import conversion_problem
+
+    class TraceError(TypeError):  # what Keras raises (OperatorNotAllowedInGraphError)
+        pass
+
+    keras_message = (
+        "Exception encountered when calling UpSampling2D.call().\n\n"
+        "\x1b[1mUsing a symbolic `tf.Tensor` as a Python `bool` is not allowed. You can "
+        "attempt the following\x1b[0m\n\nArguments received by UpSampling2D.call():"
+    )
+    assert conversion_problem(TraceError(keras_message)) == (
+        " in UpSampling2D: Using a symbolic `tf.Tensor` as a Python `bool` is not allowed; "
+        "Keras cannot trace bilinear upsampling with a dynamic frame size; train with "
+        "train.upsampling: transpose"
+    )
+    assert conversion_problem(ValueError("Unsupported ops: Counter({'Foo': 1})")) == (
+        ": Unsupported ops: Counter({'Foo': 1})"
+    )
+    assert conversion_problem(RuntimeError()) == ": RuntimeError"
+
+
+@pytest.mark.slow
+def test_bilinear_unet_cannot_be_exported_and_says_so(tmp_path):
+    """Keras 3.15 cannot trace UpSampling2D(bilinear) at a dynamic size (measured): the stage
+    says which layer and what to do, in one line."""
+    from stackseg.errors import StacksegError
+    from stackseg.export import stage
+    from stackseg.models import build_model
+    from tests.conftest import train_config
+    from tests.fixtures import make_card
+
+    model = build_model(train_config(upsampling="bilinear", depth=1, base_filters=2), 2, 1)
+    card = make_card(["a", "b"], size_multiple=2)
+    with pytest.raises(StacksegError) as info:
+        stage.convert(model, card, tmp_path / "m.onnx", 17, tmp_path / "model.keras")
+    (line,) = info.value.problems
+    assert line.startswith(f"{tmp_path / 'model.keras'}: ONNX conversion at opset 17 failed in ")
+    assert line.endswith("train with train.upsampling: transpose")

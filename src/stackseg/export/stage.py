@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,33 @@ def card_metadata(card: ModelCard) -> dict[str, str]:
     }
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_KERAS_CALL = re.compile(
+    r"^Exception encountered when calling (?:layer )?['\"]?([\w.]+?)['\"]?(?:\.call\(\))?\.?$"
+)
+# what to do about a failure in a known layer
+_LAYER_ADVICE = {
+    # Keras 3.15's resize compares the symbolic output size with 0 in Python, which fails
+    # when height and width are dynamic (an issue of Keras, not of the model)
+    "UpSampling2D": "Keras cannot trace bilinear upsampling with a dynamic frame size; "
+    "train with train.upsampling: transpose",
+}
+
+
+def conversion_problem(exc: BaseException) -> str:
+    """`: <reason>` in one line: the layer Keras names and the first sentence of the reason."""
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    layer = None
+    if lines and (match := _KERAS_CALL.match(lines[0])):
+        layer, lines = match.group(1), lines[1:]
+    reason = lines[0] if lines else type(exc).__name__
+    reason = reason.split(". ")[0].rstrip(".")
+    where = f" in {layer}" if layer else ""
+    advice = f"; {_LAYER_ADVICE[layer]}" if layer in _LAYER_ADVICE else ""
+    return f"{where}: {reason}{advice}"
+
+
 def convert(model: Any, card: ModelCard, target: Path, opset: int, model_path: Path) -> int:
     """Step 2: the normalised ONNX file at `target`; returns its size in bytes."""
     try:
@@ -70,11 +98,10 @@ def convert(model: Any, card: ModelCard, target: Path, opset: int, model_path: P
             [f"ONNX export needs tf2onnx and onnx ({exc.name or exc} is missing): install them"]
         ) from None
     except (ValueError, RuntimeError, TypeError, NotImplementedError) as exc:
-        # tf2onnx's refusals (an op without an ONNX form at this opset...) are exceptions of
-        # these kinds with the reason on their first line
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        # tf2onnx's refusals (an op without an ONNX form at this opset...) and Keras' tracing
+        # errors (TypeError subclasses) are exceptions of these kinds
         raise StacksegError(
-            [f"{model_path}: ONNX conversion at opset {opset} failed: {reason}"]
+            [f"{model_path}: ONNX conversion at opset {opset} failed{conversion_problem(exc)}"]
         ) from None
     target.write_bytes(data)
     return len(data)
