@@ -37,6 +37,8 @@ def test_repro_writes_the_model_and_parity_metrics(exported):
     assert parity["pixels"] == sum(pair.height * pair.width for pair in test)
     assert 0.0 <= parity["max_abs_diff"] <= params["export"]["max_abs_diff"]
     assert parity["mask_pixels_differing"] == 0
+    allowed = params["export"]["max_abs_diff"]
+    assert parity["tolerance_used"] == pytest.approx(parity["max_abs_diff"] / allowed, rel=1e-2)
     assert document["onnx"] == {
         "opset": params["export"]["opset"],
         "megabytes": round(onnx_path.stat().st_size / 1e6, 3),

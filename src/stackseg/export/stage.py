@@ -37,13 +37,17 @@ def _significant(value: float) -> float:
     return float(f"{value:.3g}")
 
 
-def metrics_document(result: parity.Parity, opset: int, size: int) -> dict:
+def metrics_document(result: parity.Parity, allowed: float, opset: int, size: int) -> dict:
     """metrics/export.json: numbers only (what `dvc metrics diff` compares)."""
+    max_abs_diff = _significant(result.max_abs_diff)
     return {
         "parity": {
             "frames": result.frames,
             "pixels": result.pixels,
-            "max_abs_diff": _significant(result.max_abs_diff),
+            "max_abs_diff": max_abs_diff,
+            # the same as a share of export.max_abs_diff: `dvc metrics show/diff` print 5
+            # decimals, which shows a difference of 2e-06 as 0.0 but this as 0.02
+            "tolerance_used": _significant(max_abs_diff / allowed),
             "mask_pixels_differing": result.mask_pixels_differing,
         },
         "onnx": {"opset": opset, "megabytes": round(size / 1e6, 3)},
@@ -148,7 +152,7 @@ def run(cfg: Config) -> dict:
                     "written (try another export.opset, or report the model)"
                 ]
             )
-        document = metrics_document(result, cfg.export.opset, size)
+        document = metrics_document(result, cfg.export.max_abs_diff, cfg.export.opset, size)
         staged_metrics.write_text(json.dumps(document, indent=2) + "\n")
     log.info(
         "ONNX parity on %d test frames: max |ONNX - Keras| %.3g, %d mask pixels differ -> "
