@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "explode image/mask stacks into jpg/png pairs with a manifest"),
     "train": ("train", "train the segmentation model on the prepared pairs"),
     "evaluate": ("evaluate", "score the model on the test split, write metrics and plots"),
+    "export": (
+        "export",
+        "write models/model.onnx, checked against the Keras model on the test split",
+    ),
     "report": ("report", "write a Markdown report comparing the workspace to a base revision"),
     "summary": ("summary", "print the test results: mean IoU vs baseline, per class, plots"),
     "overrides": ("overrides", "print a profile as `-S key=value` arguments for `dvc exp run`"),

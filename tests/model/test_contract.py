@@ -102,19 +102,19 @@ def test_train_reader_agrees_with_the_contract(trained):
 def test_evaluate_readers_agree_with_the_contract(trained, monkeypatch):
     """evaluate's loading path (model + card from params, channel check, pair decoding)
     accepts what prepare and train wrote."""
+    from stackseg import trained as trained_model
     from stackseg.config import load_config
     from stackseg.evaluate import io
-    from stackseg.evaluate import trained as evaluate_trained
 
     prepared = trained.path("prepared")
     manifest = read_manifest(prepared, trained.classes)
     card = read_card(trained.path("model_card"), trained.classes)
     monkeypatch.chdir(trained.root)
     cfg = load_config("params.yaml")
-    model, loaded_card = evaluate_trained.load_trained(cfg)
+    model, loaded_card = trained_model.load_trained(cfg)
     assert loaded_card == card
     assert model.outputs[0].shape[-1] == card.output.channels
-    evaluate_trained.check_channels(model, manifest, cfg)  # raises on a mismatch
+    trained_model.check_channels(model, manifest, cfg)  # raises on a mismatch
     test = manifest.split_pairs("test")
     decoded = list(io.iter_pairs(prepared, test, manifest.image_channels, len(manifest.classes)))
     assert [pair for pair, _, _ in decoded] == test

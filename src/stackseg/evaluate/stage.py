@@ -83,7 +83,7 @@ def score_test(
 
 def run(cfg: Config) -> dict:
     """The whole stage (steps 1-4); returns the evaluate.json document it wrote."""
-    from stackseg.evaluate import trained
+    from stackseg import trained
 
     model, card = trained.load_trained(cfg)
     manifest = read_manifest(cfg.paths.prepared, cfg.classes)

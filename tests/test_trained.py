@@ -1,4 +1,5 @@
-"""The trained model and its card as evaluate loads them (evaluate.trained), without training."""
+"""The trained model and its card as evaluate and export load them (stackseg.trained), without
+training."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from stackseg.config import config_from_dict
 from stackseg.contracts import read_manifest, write_card
 from stackseg.errors import InputDataError
 from tests.conftest import tiny_params
+from tests.evaluate.standin import CLASSES, write_prepared
 from tests.fixtures import make_card
 
 
@@ -44,7 +46,7 @@ def cfg_for(tmp_path, model, classes, card_classes, **paths):
 
 
 def test_trained_model_loads_with_its_typed_card(tmp_path, saved_model):
-    from stackseg.evaluate import trained
+    from stackseg import trained
 
     model, card = trained.load_trained(cfg_for(tmp_path, saved_model, ["a", "b"], ["a", "b"]))
     assert model.outputs[0].shape[-1] == 2 and card.classes == ["a", "b"]
@@ -53,7 +55,7 @@ def test_trained_model_loads_with_its_typed_card(tmp_path, saved_model):
 
 
 def test_model_and_card_are_checked_against_params(tmp_path, saved_model):
-    from stackseg.evaluate import trained
+    from stackseg import trained
 
     with pytest.raises(InputDataError, match=r"model trained for classes \['a', 'b'\]"):
         trained.load_trained(cfg_for(tmp_path, saved_model, ["a", "c"], ["a", "b"]))
@@ -63,7 +65,7 @@ def test_model_and_card_are_checked_against_params(tmp_path, saved_model):
 
 
 def test_card_of_another_format_is_refused_in_one_line(tmp_path, saved_model):
-    from stackseg.evaluate import trained
+    from stackseg import trained
 
     cfg = cfg_for(tmp_path, saved_model, ["a", "b"], ["a", "b"])
     card = tmp_path / "model.json"
@@ -74,13 +76,13 @@ def test_card_of_another_format_is_refused_in_one_line(tmp_path, saved_model):
     assert line.startswith(f"{card}: model card format 'stackseg-model-card/0'")
 
 
-def test_channel_mismatch_with_the_prepared_images(cfg, saved_model, tmp_path):
+def test_channel_mismatch_with_the_prepared_images(saved_model, tmp_path):
+    from stackseg import trained
     from stackseg.contracts import Manifest
-    from stackseg.evaluate import trained
 
-    model, _ = trained.load_trained(
-        cfg_for(tmp_path, saved_model, ["disc", "ring"], ["disc", "ring"])
-    )
+    prepared = write_prepared(tmp_path / "prepared")
+    cfg = cfg_for(tmp_path, saved_model, CLASSES, CLASSES, prepared=str(prepared))
+    model, _ = trained.load_trained(cfg)
     manifest = read_manifest(cfg.paths.prepared)
     trained.check_channels(model, manifest, cfg)  # 1 and 1: fine
     rgb = Manifest.model_validate({**manifest.model_dump(), "image_channels": 3})

@@ -1,7 +1,11 @@
-"""The trained model and its contract (models/model.keras + models/model.json).
+"""The trained model and its contract (models/model.keras + models/model.json), as every
+consumer of a trained model loads it: the evaluate and export stages (and inference).
 
 The card is read through `stackseg.contracts.read_card`, which checks its format and the
-params' classes; what evaluation takes from it (size multiple, threshold) is typed there.
+params' classes; what a consumer takes from it (size multiple, threshold) is typed there.
+This module is neither training code (stackseg.models, stackseg.train: a change there
+retrains the model) nor one stage's: a consumer depends on it without depending on another
+consumer.
 """
 
 from __future__ import annotations

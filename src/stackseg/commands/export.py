@@ -1,0 +1,20 @@
+"""`stackseg export`: models/model.onnx from the Keras model, checked for parity on the test
+split, with its figures in metrics/export.json (DVC stage `export`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from stackseg.config import load_config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options beyond --params: paths and settings come from params.yaml."""
+
+
+def run(args: argparse.Namespace) -> None:
+    cfg = load_config(args.params)
+    # imported here: the conversion pulls in TensorFlow, which `stackseg --help` must not
+    from stackseg.export import stage
+
+    stage.run(cfg)
