@@ -71,9 +71,12 @@ node_modules/.installed: package-lock.json
 
 # The docs site (docs/, mkdocs.yml) into the git-ignored site/, first (5 s): --strict fails on
 # a dangling link, a missing benchmark figures file or an API reference that does not resolve.
+# The suite runs on TEST_WORKERS processes (pytest-xdist); tests/conftest.py groups the tests so
+# that shared fixtures (the trained project, per-module projects) are built once.
+TEST_WORKERS ?= 2
 test: lint node_modules/.installed
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet
-	pytest
+	pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The CML pull-request job up to the `cml comment` call (.github/workflows/cml.yml runs the
 # same script). CML_FLAGS=--demo: no remote, demo data. docs/ci.md.

@@ -89,3 +89,16 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     from tests.trained import build_trained
 
     return build_trained(tmp_path_factory.mktemp("model") / "proj")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for `pytest -n 2 --dist loadgroup` (make test): a worker takes whole groups.
+
+    A module is one group, so its module-scoped fixtures (a trained project, a server) are
+    built once; every test of the session's `trained` project is in one group, so that project
+    is trained once, not once per worker.
+    """
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = "trained" if "trained" in fixtures else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
