@@ -136,6 +136,8 @@ class InputOutputs:
                     photometric="minisblack",
                     compression="zlib",
                     compressionargs={"level": 1},
+                    # samples of a pixel together (tifffile would guess planar for some shapes)
+                    planarconfig="contig" if layers else None,
                     metadata={"axes": "QYXS" if layers else "QYX"},
                 )
         finally:
