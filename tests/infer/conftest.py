@@ -77,3 +77,4 @@ def evaluate_probabilities(keras_model, card, images: list[np.ndarray]) -> list[
 def prepared_image(trained, pair) -> np.ndarray:
     return read_image(trained.path("prepared") / pair.image, 1)
 
+
