@@ -78,3 +78,4 @@ def prepared_image(trained, pair) -> np.ndarray:
     return read_image(trained.path("prepared") / pair.image, 1)
 
 
+
