@@ -79,3 +79,4 @@ def prepared_image(trained, pair) -> np.ndarray:
 
 
 
+

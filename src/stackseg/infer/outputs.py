@@ -22,6 +22,7 @@ interrupted input leaves nothing of its own in DIR (and an earlier result stays 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -166,5 +167,8 @@ class InputOutputs:
     def discard(self) -> None:
         """Remove whatever temporary output is left (a failed or interrupted input)."""
         for temp in self.temps.values():
-            atomic._remove(temp)
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
         self.temps.clear()
