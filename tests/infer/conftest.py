@@ -80,3 +80,4 @@ def prepared_image(trained, pair) -> np.ndarray:
 
 
 
+
