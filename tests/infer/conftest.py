@@ -76,8 +76,3 @@ def evaluate_probabilities(keras_model, card, images: list[np.ndarray]) -> list[
 
 def prepared_image(trained, pair) -> np.ndarray:
     return read_image(trained.path("prepared") / pair.image, 1)
-
-
-
-
-
