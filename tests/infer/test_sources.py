@@ -34,7 +34,7 @@ def test_folders_expand_to_their_images_sorted_and_names_must_differ(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_uint16_stack_gets_prepares_window(tmp_path, model_dir, trained):
+def test_a_uint16_stack_gets_prepares_window(tmp_path, model_dir, trained, capsys):
     project = make_project(tmp_path / "p", tiny_params(synth={"dtype": "uint16", "stacks": 3}))
     run(["stackseg", "prepare"], project)
     manifest = read_manifest(project / "data/prepared")
@@ -53,7 +53,13 @@ def test_a_uint16_stack_gets_prepares_window(tmp_path, model_dir, trained):
     out = tmp_path / "out"
     args = ["infer", "--params", str(project / "params.yaml"), str(raw), "--out", str(out)]
     args += ["--model", str(model_dir / "model.keras"), "--backend", "keras"]
+    capsys.readouterr()
     assert main(args) == 0
+    # both passes show progress: the statistics (one pass for uint16), then the frames
+    err = capsys.readouterr().err
+    frames = record.frames
+    assert f"infer {raw.name}: scaling statistics: {frames}/{frames} frames" in err
+    assert f"infer {raw.name}: {frames}/{frames} frames" in err
     sidecar = json.loads((out / f"{raw.stem}.infer.json").read_text())
     assert sidecar["input"]["dtype"] == "uint16"
     assert sidecar["input"]["scaling"] == record.scaling.model_dump(mode="json", exclude_none=True)

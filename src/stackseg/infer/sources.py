@@ -21,7 +21,7 @@ another channel count is refused (a gray model is not an RGB model).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -181,8 +181,19 @@ def read_frame(path: Path, reader: FrameReader, index: int) -> np.ndarray:
     return frame if frame.ndim == 3 else frame[..., None]
 
 
+def statistics_passes(dtype: str) -> int:
+    """How many times `stack_window` reads the stack: 0 (uint8), 1 (uint16) or 2."""
+    if not needs_scaling(dtype):
+        return 0
+    return 2 if StackStatistics(dtype, 0.0, 100.0).needs_range_pass else 1
+
+
 def stack_window(
-    path: Path, reader: FrameReader, low_percentile: float, high_percentile: float
+    path: Path,
+    reader: FrameReader,
+    low_percentile: float,
+    high_percentile: float,
+    on_frame: Callable[[], object] = lambda: None,
 ) -> ScaleWindow | None:
     """Prepare's per-stack window for a uint16/float stack (None for uint8): the same
     streaming passes as prepare's `_scaler` (range for non-uint16, then the histogram)."""
@@ -192,6 +203,7 @@ def stack_window(
     passes = ("range", "histogram") if stats.needs_range_pass else ("histogram",)
     for step in passes:
         for index in range(reader.frames):
+            on_frame()
             frame = read_frame(path, reader, index)
             if step == "histogram":
                 stats.add_histogram(frame)

@@ -98,9 +98,21 @@ class Runner:
         reader = sources.open_input(path)
         try:
             sources.check_channels(path, reader, self.card.input.channels)
-            window = sources.stack_window(
-                path, reader, prepare.scale_low_percentile, prepare.scale_high_percentile
-            )
+            # step b: the statistics pass(es) of a uint16/float stack, with their own bar
+            passes = sources.statistics_passes(reader.dtype)
+            with progress(
+                passes * reader.frames,
+                f"infer {path.name}: scaling statistics",
+                "frame",
+                enabled=self.options.show_progress and passes > 0,
+            ) as stats_bar:
+                window = sources.stack_window(
+                    path,
+                    reader,
+                    prepare.scale_low_percentile,
+                    prepare.scale_high_percentile,
+                    lambda: stats_bar.update(1),
+                )
             scaler = Scaler(reader.dtype, window)
             name = sources.output_name(path)
             outputs = InputOutputs(self.options.out, name, len(self.card.classes), self.options)
