@@ -231,3 +231,34 @@ def test_frames_over_the_budget_are_tiled(trained, test_pairs, model_dir, params
     sidecar = json.loads((out / "mosaic.infer.json").read_text())
     assert sidecar["tiles"] == {"tile_size": 64, "tile_overlap": 16}
     assert tifffile.imread(out / "mosaic.mask.tif").shape == (1, 96, 96, 3)
+
+
+def test_a_stack_streams_one_batch_ahead_at_most(
+    test_stack, model_dir, params_file, tmp_path, monkeypatch
+):
+    """Frames are read as the model needs them: when frame i is written, at most one batch
+    of frames past it has been read (a 490-frame stack is never in memory at once)."""
+    from stackseg.infer import outputs, sources
+
+    path, images = test_stack
+    long = tmp_path / "long.tif"
+    tifffile.imwrite(long, np.stack([i[..., 0] for i in images * 5]), photometric="minisblack")
+    reads: list[int] = []
+    ahead: list[int] = []
+    read_frame, per_frame = sources.read_frame, outputs.InputOutputs._per_frame
+
+    def counting_read(path, reader, index):
+        reads.append(index)
+        return read_frame(path, reader, index)
+
+    def checking_write(self, index, *rest):
+        ahead.append(len(reads) - (index + 1))
+        return per_frame(self, index, *rest)
+
+    monkeypatch.setattr(sources, "read_frame", counting_read)
+    monkeypatch.setattr(outputs.InputOutputs, "_per_frame", checking_write)
+    out = tmp_path / "out"
+    args = [str(long), "--out", str(out), "--batch-size", "4", "--backend", "keras"]
+    assert infer(params_file, model_dir, *args) == 0
+    assert reads == list(range(20)) and len(ahead) == 20
+    assert max(ahead) <= 4  # predict_frames reads the next frame to close a batch
