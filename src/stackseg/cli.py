@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "report": ("report", "write a Markdown report comparing the workspace to a base revision"),
     "summary": ("summary", "print the test results: mean IoU vs baseline, per class, plots"),
+    "infer": ("infer", "segment new images and TIFF stacks with a trained model"),
     "overrides": ("overrides", "print a profile as `-S key=value` arguments for `dvc exp run`"),
 }
 

@@ -13,7 +13,10 @@ probabilities, so either plugs into `predict.predict_frames` as evaluate's Keras
   tf.data pipeline on each call (134 ms against 15 ms per 96 x 96 frame, measured for the
   demo model), which an inference loop must not.
 
-The choice of default (params `infer.backend`) is measured by benchmarks/infer.py.
+The choice of default (params `infer.backend`) is measured by benchmarks/infer.py
+(docs/benchmarks/infer.md): the tuned session below beat ONNX Runtime's default session, the
+basic graph optimisations alone, and the Keras tf.function at 96 and 256 px, so `onnx` is
+the default.
 """
 
 from __future__ import annotations
