@@ -1,0 +1,141 @@
+"""What must hold before a model is registered, and git reads of a commit's files.
+
+1. a clean workspace: no changed tracked file (`git status`), and dvc.lock matching the
+   workspace (`dvc status`): the registered commit is exactly what made the model;
+2. the model (and the ONNX export, when dvc.lock has one) of dvc.lock is in the DVC remote:
+   a registered version must be fetchable on another machine; an unreachable remote is
+   one line too.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from stackseg.errors import InputDataError, StacksegError
+from stackseg.report.dvc_cli import run_dvc
+
+GIT_TIMEOUT_S = 120
+
+
+class DirtyWorkspaceError(StacksegError):
+    """Tracked files or DVC outputs differ from the commit."""
+
+
+class NotInRemoteError(StacksegError):
+    """The model of dvc.lock is not (or cannot be checked to be) in the DVC remote."""
+
+
+def git(args: list[str], cwd: Path | str, check: bool = True) -> str:
+    """`git ARGS` in cwd; stdout, or a one-line StacksegError naming the command."""
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+        )
+    except FileNotFoundError:
+        raise StacksegError("git is not installed (or not on PATH): install git") from None
+    if check and proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise StacksegError(f"`git {' '.join(args)}` failed in {cwd}: {reason}")
+    return proc.stdout
+
+
+def head_commit(root: Path) -> str:
+    return git(["rev-parse", "HEAD"], root).strip()
+
+
+def resolve_commit(root: Path | str, rev: str) -> str | None:
+    """The commit `rev` names (branch, tag, sha, refs/exps/...); None if git knows none."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT_S,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def file_at(root: Path | str, commit: str, path: Path | str) -> str | None:
+    """The text of `path` at `commit` (git show), None if that commit has no such file."""
+    proc = subprocess.run(
+        ["git", "show", f"{commit}:{Path(path).as_posix()}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT_S,
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def metrics_at(root: Path | str, commit: str, path: Path) -> dict:
+    """The metrics JSON of `commit`; InputDataError if missing or not JSON."""
+    text = file_at(root, commit, path)
+    if text is None:
+        raise InputDataError(
+            f"{path}: not in commit {commit[:7]}: run `dvc repro` (evaluate) and commit "
+            "dvc.lock with the metrics first"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputDataError(f"{path} at {commit[:7]}: not JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InputDataError(f"{path} at {commit[:7]}: not a JSON object")
+    return data
+
+
+def check_clean(root: Path, outputs: list[Path]) -> None:
+    """DirtyWorkspaceError naming what differs from the commit: tracked files (git), then
+    the stages behind `outputs` (the model, its metrics, its export) and their upstream
+    stages (`dvc status --with-deps`); stages that make none of them do not count."""
+    changed = git(["status", "--porcelain", "--untracked-files=no"], root).splitlines()
+    if changed:
+        names = ", ".join(line[3:] for line in changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise DirtyWorkspaceError(
+            f"the workspace has uncommitted changes ({names}): commit or stash them first; "
+            "a registered version must be exactly its commit"
+        )
+    targets = [p.as_posix() for p in outputs]
+    status = json.loads(run_dvc(["status", "--with-deps", "--json", *targets], root) or "{}")
+    if status:
+        raise DirtyWorkspaceError(
+            "dvc.lock does not match the workspace (`dvc status`: "
+            f"{', '.join(sorted(status))}): run `dvc repro` and commit dvc.lock first"
+        )
+
+
+def check_in_remote(root: Path, outputs: list[Path]) -> None:
+    """NotInRemoteError unless every one of `outputs` (workspace paths of dvc.lock outs) is
+    in the default DVC remote (`dvc data status --not-in-remote`)."""
+    from dvc.config import Config as DvcConfig
+
+    # with no remote at all, DVC reports every file "not in remote": say what is wrong instead
+    if not DvcConfig(dvc_dir=str(root / ".dvc")).get("core", {}).get("remote"):
+        raise NotInRemoteError(
+            "the project has no default DVC remote: add one (`dvc remote add -d storage "
+            "s3://...`), `dvc push`, then register"
+        )
+    try:
+        raw = run_dvc(["data", "status", "--not-in-remote", "--json"], root)
+    except StacksegError as exc:
+        raise NotInRemoteError(
+            f"cannot check the DVC remote: {exc.problems[0]}; check `dvc remote list` and its "
+            "credentials"
+        ) from None
+    status = json.loads(raw or "{}")
+    missing_paths = status.get("not_in_remote", [])
+    missing = [p for p in outputs if any(_under(m, p) for m in missing_paths)]
+    if missing:
+        names = ", ".join(p.as_posix() for p in missing)
+        raise NotInRemoteError(
+            f"{names}: not in the DVC remote: run `dvc push` first (a registered version "
+            "must be fetchable on another machine)"
+        )
+
+
+def _under(reported: str, output: Path) -> bool:
+    reported = reported.rstrip("/")
+    target = output.as_posix().rstrip("/")
+    return reported == target or reported.startswith(target + "/")
