@@ -122,7 +122,7 @@ def next_version(repo: str, artifact: str, bump: str) -> str:
     known = versions(repo, artifact)
     if not known:
         return FIRST_VERSION
-    latest = max((SemVer(v.version) for v in known), key=lambda s: (s.major, s.minor, s.patch))
+    latest = max(SemVer(v.version) for v in known)  # GTO orders them as semver does
     bumped = latest.bump(
         bump_major=bump == "major", bump_minor=bump == "minor", bump_patch=bump == "patch"
     )

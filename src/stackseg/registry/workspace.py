@@ -2,7 +2,8 @@
 
 1. a clean workspace: no changed tracked file (`git status`), and dvc.lock matching the
    workspace (`dvc status`): the registered commit is exactly what made the model;
-2. the model (and the ONNX export, when dvc.lock has one) of dvc.lock is in the DVC remote:
+2. the model (and the ONNX export, when dvc.lock has one) of dvc.lock is in the DVC remote
+   (`dvc status --cloud` on those outputs):
    a registered version must be fetchable on another machine; an unreachable remote is
    one line too.
 """
@@ -107,8 +108,8 @@ def check_clean(root: Path, outputs: list[Path]) -> None:
 
 
 def check_in_remote(root: Path, outputs: list[Path]) -> None:
-    """NotInRemoteError unless every one of `outputs` (workspace paths of dvc.lock outs) is
-    in the default DVC remote (`dvc data status --not-in-remote`)."""
+    """NotInRemoteError unless every one of `outputs` (dvc.lock outs) is in the default DVC
+    remote (`dvc status --cloud` on those outputs only: the data need not be there)."""
     from dvc.config import Config as DvcConfig
 
     # with no remote at all, DVC reports every file "not in remote": say what is wrong instead
@@ -117,25 +118,19 @@ def check_in_remote(root: Path, outputs: list[Path]) -> None:
             "the project has no default DVC remote: add one (`dvc remote add -d storage "
             "s3://...`), `dvc push`, then register"
         )
+    targets = [p.as_posix() for p in outputs]
     try:
-        raw = run_dvc(["data", "status", "--not-in-remote", "--json"], root)
+        raw = run_dvc(["status", "--cloud", "--json", *targets], root)
     except StacksegError as exc:
         raise NotInRemoteError(
-            f"cannot check the DVC remote: {exc.problems[0]}; check `dvc remote list` and its "
-            "credentials"
+            f"cannot check the DVC remote: {exc.problems[0]}; check `dvc remote list`, the "
+            "endpoint and its credentials"
         ) from None
+    # "new": in the cache only; "missing": nowhere; "deleted": in the remote only (fine)
     status = json.loads(raw or "{}")
-    missing_paths = status.get("not_in_remote", [])
-    missing = [p for p in outputs if any(_under(m, p) for m in missing_paths)]
+    missing = [name for name, state in status.items() if state in ("new", "missing")]
     if missing:
-        names = ", ".join(p.as_posix() for p in missing)
         raise NotInRemoteError(
-            f"{names}: not in the DVC remote: run `dvc push` first (a registered version "
-            "must be fetchable on another machine)"
+            f"{', '.join(sorted(missing))}: not in the DVC remote: run `dvc push` first (a "
+            "registered version must be fetchable on another machine)"
         )
-
-
-def _under(reported: str, output: Path) -> bool:
-    reported = reported.rstrip("/")
-    target = output.as_posix().rstrip("/")
-    return reported == target or reported.startswith(target + "/")
