@@ -4,6 +4,7 @@
    workspace (`dvc status`): the registered commit is exactly what made the model;
 2. the model (and the ONNX export, when dvc.lock has one) of dvc.lock is in the DVC remote
    (`dvc status --cloud` on those outputs):
+   both through DVC's Python API (`Repo.status`), which spares two DVC start-ups;
    a registered version must be fetchable on another machine; an unreachable remote is
    one line too.
 """
@@ -15,7 +16,6 @@ import subprocess
 from pathlib import Path
 
 from stackseg.errors import InputDataError, StacksegError
-from stackseg.report.dvc_cli import run_dvc
 
 GIT_TIMEOUT_S = 120
 
@@ -98,8 +98,10 @@ def check_clean(root: Path, outputs: list[Path]) -> None:
             f"the workspace has uncommitted changes ({names}): commit or stash them first; "
             "a registered version must be exactly its commit"
         )
-    targets = [p.as_posix() for p in outputs]
-    status = json.loads(run_dvc(["status", "--with-deps", "--json", *targets], root) or "{}")
+    try:
+        status = _dvc_status(root, outputs, with_deps=True)
+    except Exception as exc:  # DVC's own errors: an unreadable dvc.yaml or dvc.lock...
+        raise StacksegError(f"`dvc status` failed in {root}: {_one_line(exc)}") from None
     if status:
         raise DirtyWorkspaceError(
             "dvc.lock does not match the workspace (`dvc status`: "
@@ -118,19 +120,31 @@ def check_in_remote(root: Path, outputs: list[Path]) -> None:
             "the project has no default DVC remote: add one (`dvc remote add -d storage "
             "s3://...`), `dvc push`, then register"
         )
-    targets = [p.as_posix() for p in outputs]
     try:
-        raw = run_dvc(["status", "--cloud", "--json", *targets], root)
-    except StacksegError as exc:
+        status = _dvc_status(root, outputs, cloud=True)
+    except Exception as exc:  # botocore, network, credentials: many unrelated types
         raise NotInRemoteError(
-            f"cannot check the DVC remote: {exc.problems[0]}; check `dvc remote list`, the "
+            f"cannot check the DVC remote: {_one_line(exc)}; check `dvc remote list`, the "
             "endpoint and its credentials"
         ) from None
     # "new": in the cache only; "missing": nowhere; "deleted": in the remote only (fine)
-    status = json.loads(raw or "{}")
     missing = [name for name, state in status.items() if state in ("new", "missing")]
     if missing:
         raise NotInRemoteError(
             f"{', '.join(sorted(missing))}: not in the DVC remote: run `dvc push` first (a "
             "registered version must be fetchable on another machine)"
         )
+
+
+def _dvc_status(root: Path, outputs: list[Path], **options: bool) -> dict:
+    """`dvc status [--with-deps | --cloud] OUTPUTS` in-process: {} when all is in order."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        # targets relative to the current folder, as on the command line: made absolute
+        targets = [str(Path(repo.root_dir) / p) for p in outputs]
+        return dict(repo.status(targets=targets, **options))
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
