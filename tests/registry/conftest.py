@@ -36,11 +36,11 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def registrable(trained, s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A committed copy of the trained project: dvc.lock, .gto, the S3 remote (not pushed).
+@pytest.fixture(scope="session")
+def registrable(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A committed copy of the trained project: dvc.lock, .gto, the S3 remote (no endpoint).
 
-    Tests copy it (`copy_of`) before they register anything.
+    Tests copy it (`copy_of`, which points the copy at their server) before they register.
     """
     root = tmp_path_factory.mktemp("registrable") / "proj"
     shutil.copytree(trained.root, root, symlinks=True)
@@ -52,13 +52,15 @@ def registrable(trained, s3: S3Server, tmp_path_factory: pytest.TempPathFactory)
     run(["dvc", "commit", "-f", *RAN], root, env=s3_env(None))
     git(["add", "-A"], root)
     git(["commit", "-q", "-m", "tiny quality project: dvc.lock, .gto, remote"], root)
-    # the loopback endpoint goes to the git-ignored config.local, as a user's would
-    point_at(root, s3.endpoint)
     return root
 
 
-def copy_of(project: Path, dest: Path) -> Path:
+def copy_of(project: Path, dest: Path, server: S3Server | None = None) -> Path:
+    """A copy of `project`; with `server`, its remote's endpoint is that server (in the
+    git-ignored .dvc/config.local, as a user's would be)."""
     shutil.copytree(project, dest, symlinks=True)
+    if server is not None:
+        point_at(dest, server.endpoint)
     return dest
 
 

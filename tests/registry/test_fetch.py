@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 @pytest.fixture(scope="module")
 def registered(registrable, s3, tmp_path_factory) -> Path:
     """A copy of the project whose model was pushed and registered to prod by the CLI."""
-    root = copy_of(registrable, tmp_path_factory.mktemp("registered") / "proj")
+    root = copy_of(registrable, tmp_path_factory.mktemp("registered") / "proj", s3)
     dvc(["push", "models/model.keras"], root, s3_env(s3))
     proc = run(["stackseg", "register", "--stage", "prod"], root, env=s3_env(s3))
     assert "registered segmenter v0.1.0" in proc.stdout
@@ -88,7 +88,9 @@ def test_fetch_names_the_file_missing_from_the_remote_and_a_refused_remote(
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(tmp_path)
         cfg = load_config(clone / "params.yaml")
-        with pytest.raises(FetchError, match=r"models/model.keras of stage prod .* not in the DVC remote"):
+        with pytest.raises(
+            FetchError, match=r"models/model.keras of stage prod .* not in the DVC remote"
+        ):
             fetch_model(ModelRef(stage="prod"), cfg, repo=str(clone))
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
         with pytest.raises(FetchError, match="the DVC remote failed: .*check the remote"):

@@ -61,7 +61,9 @@ def test_a_value_exactly_at_the_bound_passes():
     # 0.3 - 0.1 is 0.19999999999999998 in floating point: the margin is rounded as the
     # metrics file writes its values
     bounds = BOUNDS.model_copy(update={"min_test_iou": 0.3})
-    checks = gate_checks(metrics(mean=0.3, per_class=(0.6, 0.6, 0.6), baseline=0.1), bounds, CLASSES)
+    checks = gate_checks(
+        metrics(mean=0.3, per_class=(0.6, 0.6, 0.6), baseline=0.1), bounds, CLASSES
+    )
     assert failed(checks) == []
 
 

@@ -42,7 +42,7 @@ def set_params(root: Path, message: str, **registry) -> None:
 
 
 def test_dirty_workspace_is_refused_by_git_then_by_dvc(registrable, s3, tmp_path):
-    root = copy_of(registrable, tmp_path / "proj")
+    root = copy_of(registrable, tmp_path / "proj", s3)
     params = root / "params.yaml"
     params.write_text(params.read_text() + "\n# an uncommitted edit\n")
     proc = cli(root, s3)
@@ -66,7 +66,7 @@ def test_a_models_life_not_in_remote_push_register_promote_override(
 ):
     for key, value in s3.client_env().items():
         monkeypatch.setenv(key, value)
-    root = copy_of(registrable, tmp_path / "proj")
+    root = copy_of(registrable, tmp_path / "proj", s3)
 
     # 1. the model of dvc.lock is not in the remote yet: refused, nothing tagged
     with pytest.raises(NotInRemoteError, match=r"models/model.keras: not in the DVC remote"):
@@ -103,9 +103,7 @@ def test_a_models_life_not_in_remote_push_register_promote_override(
     with pytest.raises(GateRefused) as refused:
         register(root)
     problems = refused.value.problems
-    assert problems[0].startswith("gate: mean.iou 0.") and problems[0].endswith(
-        "< 0.9900: FAILED"
-    )
+    assert problems[0].startswith("gate: mean.iou 0.") and problems[0].endswith("< 0.9900: FAILED")
     assert sum(p.startswith("gate: per_class.") for p in problems) == 3
     assert "--manual --reason" in problems[-1]
     proc = cli(root, s3)
@@ -130,7 +128,6 @@ def test_a_models_life_not_in_remote_push_register_promote_override(
 
 def test_register_without_a_remote_says_so(registrable, tmp_path):
     root = copy_of(registrable, tmp_path / "proj")
-    (root / ".dvc" / "config.local").unlink()
     from dvc.config import Config
 
     with Config(dvc_dir=str(root / ".dvc")).edit("repo") as conf:

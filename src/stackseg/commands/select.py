@@ -21,9 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min", action="store_true", help="lower is better (e.g. a loss)")
     parser.add_argument("--top", type=int, default=0, help="show only the best N (0: all)")
-    parser.add_argument(
-        "--apply", action="store_true", help="`dvc exp apply` the best experiment"
-    )
+    parser.add_argument("--apply", action="store_true", help="`dvc exp apply` the best experiment")
     parser.add_argument(
         "--repo", default=".", help="the project's folder (default: the current folder)"
     )

@@ -134,7 +134,7 @@ class _filesystem:
         self.repo, self.rev, self.ref = repo, rev, ref
 
     def __enter__(self) -> Any:
-        from dvc.api import DVCFileSystem
+        from dvc.api import DVCFileSystem  # type: ignore[import-untyped]
 
         try:
             self.fs = DVCFileSystem(self.repo, rev=self.rev)

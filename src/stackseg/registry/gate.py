@@ -58,7 +58,11 @@ def gate_checks(
     mean = _number(metrics, "mean.iou")
     checks = [Check("mean.iou", mean, registry.min_test_iou)]
     checks += [
-        Check(f"per_class.{name}.iou", _number(metrics, f"per_class.{name}.iou"), registry.min_class_iou)
+        Check(
+            f"per_class.{name}.iou",
+            _number(metrics, f"per_class.{name}.iou"),
+            registry.min_class_iou,
+        )
         for name in classes
     ]
     baseline = _number(metrics, "baseline.mean.iou")

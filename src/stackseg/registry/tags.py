@@ -145,4 +145,3 @@ def assign(repo: str, artifact: str, version: str, stage: str, message: str) -> 
     with _gto_errors(f"assigning {artifact} {version} to {stage}"):
         event = api.assign(repo, artifact, stage, version=version, message=message)
     return str(event.tag)
-

@@ -112,7 +112,7 @@ def check_clean(root: Path, outputs: list[Path]) -> None:
 def check_in_remote(root: Path, outputs: list[Path]) -> None:
     """NotInRemoteError unless every one of `outputs` (dvc.lock outs) is in the default DVC
     remote (`dvc status --cloud` on those outputs only: the data need not be there)."""
-    from dvc.config import Config as DvcConfig
+    from dvc.config import Config as DvcConfig  # type: ignore[import-untyped]
 
     # with no remote at all, DVC reports every file "not in remote": say what is wrong instead
     if not DvcConfig(dvc_dir=str(root / ".dvc")).get("core", {}).get("remote"):
@@ -138,7 +138,7 @@ def check_in_remote(root: Path, outputs: list[Path]) -> None:
 
 def _dvc_status(root: Path, outputs: list[Path], **options: bool) -> dict:
     """`dvc status [--with-deps | --cloud] OUTPUTS` in-process: {} when all is in order."""
-    from dvc.repo import Repo
+    from dvc.repo import Repo  # type: ignore[import-untyped]
 
     with Repo(str(root)) as repo:
         # targets relative to the current folder, as on the command line: made absolute
