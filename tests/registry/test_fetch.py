@@ -6,6 +6,7 @@ included) and the DVC remote, nothing else from the machine that trained and reg
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -100,3 +101,26 @@ def test_fetch_names_the_file_missing_from_the_remote_and_a_refused_remote(
         )
     finally:
         empty.stop()
+
+
+def test_models_lists_versions_stages_and_that_commits_metrics(registered, trained):
+    commit = git(["rev-parse", "HEAD"], registered).strip()
+    proc = run(["stackseg", "models", "--json"], registered)
+    [listed] = json.loads(proc.stdout)
+    metrics = trained.metrics()
+    assert (listed["version"], listed["stages"], listed["commit"]) == ("v0.1.0", ["prod"], commit)
+    assert listed["metrics"] == {
+        "mean.iou": metrics["mean"]["iou"],
+        **{f"per_class.{c}.iou": metrics["per_class"][c]["iou"] for c in trained.classes},
+        "baseline.mean.iou": metrics["baseline"]["mean"]["iou"],
+    }
+    # read from the version's commit, not the workspace: a later edit does not show
+    (registered / "metrics" / "evaluate.json").write_text("{}")
+    try:
+        table = run(["stackseg", "models"], registered).stdout.splitlines()
+    finally:
+        git(["checkout", "-q", "metrics/evaluate.json"], registered)
+    assert table[0].split()[:4] == ["version", "stages", "commit", "registered"]
+    row = table[1].split()
+    assert row[:3] == ["v0.1.0", "prod", commit[:7]]
+    assert row[5] == f"{metrics['mean']['iou']:.4f}"

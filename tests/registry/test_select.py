@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stackseg.config import load_config
 from stackseg.errors import ConfigError
 from stackseg.registry import select
+from stackseg.registry.choices import model_choices
 from tests.conftest import run
 from tests.registry.conftest import copy_of
 from tests.remote.helpers import dvc, git, s3_env
@@ -100,6 +102,15 @@ def test_select_ranks_real_experiments_and_applies_the_best(registrable, tmp_pat
     root = copy_of(registrable, tmp_path / "proj")
     save_experiment(root, "lr-high", 0.97, 0.01)
     save_experiment(root, "lr-low", 0.5, 0.001)
+
+    # what `stackseg infer --interactive` offers: no version registered, two experiments
+    choices = model_choices(load_config(root / "params.yaml"), str(root))
+    assert sorted((c.ref.rev, c.metrics["mean.iou"]) for c in choices) == [
+        ("lr-high", 0.97),
+        ("lr-low", 0.5),
+    ]
+    assert all(c.label.startswith(f"experiment {c.ref.rev} ") for c in choices)
+    assert {c.label.split()[-1] for c in choices} == {"0.9700", "0.5000"}
 
     proc = run(["stackseg", "select", "--metric", "mean.iou", "--apply"], root)
     lines = proc.stdout.splitlines()
