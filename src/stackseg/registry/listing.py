@@ -52,6 +52,7 @@ def list_models(cfg: Config, repo: str = ".") -> list[Listed]:
     """
     if not Path(repo).is_dir():
         raise StacksegError(f"{repo}: not a folder: `stackseg models` reads a local clone")
+    repo = str(Path(repo).resolve())  # named in errors: "/path is not a git repository"
     listed = []
     for item in tags.versions(repo, cfg.registry.artifact):
         try:

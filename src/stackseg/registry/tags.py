@@ -38,10 +38,11 @@ class Version:
 @contextmanager
 def _gto_errors(what: str) -> Iterator[None]:
     from gto.exceptions import GTOException
+    from scmrepo.exceptions import SCMError  # GTO's git layer: "... is not a git repository"
 
     try:
         yield
-    except GTOException as exc:
+    except (GTOException, SCMError) as exc:
         # GTO's messages are one sentence; some end with a stray traceback-like tail
         text = " ".join(str(exc).split())
         raise RegistryError(f"{what}: {text}") from exc
