@@ -68,6 +68,7 @@ def versions(repo: str, artifact: str) -> list[Version]:
         if isinstance(exc.__cause__, ArtifactNotFound):  # no tag names it yet
             return []
         raise
+    holders = _stage_holders(repo, artifact)
     found = []
     for item in shown:
         if not item.get("registrations"):
@@ -78,12 +79,29 @@ def versions(repo: str, artifact: str) -> list[Version]:
                 commit=item["commit_hexsha"],
                 created_at=str(item["created_at"]),
                 message=item["registrations"][0].get("message", ""),
-                stages=sorted(
-                    {s["stage"] for s in item.get("stages", []) if s.get("is_active", True)}
-                ),
+                stages=[stage for stage, version in holders.items() if version == item["version"]],
             )
         )
     return found
+
+
+def _stage_holders(repo: str, artifact: str) -> dict[str, str]:
+    """stage -> the version it holds now, by GTO's `which` (the latest assignment; `show`
+    breaks ties between assignments made in the same second the other way)."""
+    from gto import api
+
+    holders = {}
+    with _gto_errors("reading the stages"):
+        # a repo whose .gto lists no stages allows any: then the ones its tags use
+        stages = allowed_stages(repo) or list(api.get_stages(repo, used=True))
+    for stage in stages:
+        with _gto_errors(f"finding the version of {artifact} in {stage}"):
+            current = api.find_versions_in_stage(repo, artifact, stage)
+        # GTO answers one VStage, a list of them, or None
+        held = current[0] if isinstance(current, list) and current else current
+        if held:
+            holders[stage] = str(held.version)
+    return holders
 
 
 def version_of_commit(repo: str, artifact: str, commit: str) -> Version | None:
@@ -103,9 +121,10 @@ def find_version(repo: str, artifact: str, version: str) -> Version:
 
 
 def in_stage(repo: str, artifact: str, stage: str) -> Version:
-    """The version currently assigned to `stage`; RegistryError if none (or unknown stage)."""
+    """The version currently assigned to `stage`; RegistryError if none, or if .gto does not
+    list the stage."""
     stages = allowed_stages(repo)
-    if stage not in stages:
+    if stages and stage not in stages:
         raise RegistryError(f"unknown stage {stage!r}: .gto allows {', '.join(stages)}")
     for item in versions(repo, artifact):
         if stage in item.stages:
