@@ -67,6 +67,16 @@ def test_fresh_clone_fetches_by_stage_version_and_rev_then_reuses_the_cache(
     by_rev = fetch_model(ModelRef(rev=commit[:10]), cfg, repo=str(clone))
     assert (by_rev.commit, by_rev.version) == (commit, "v0.1.0")
 
+    # DVC's own `dvc artifacts get` reads the same tags and remote (docs/registry.md)
+    out = tmp_path / "artifact.keras"
+    env = s3_env(s3)
+    dvc(
+        ["artifacts", "get", str(clone), "segmenter", "--stage", "prod", "-o", str(out)],
+        tmp_path,
+        env,
+    )
+    assert out.read_bytes() == got.keras.read_bytes()
+
     with pytest.raises(RegistryError, match=r"no version v9.9.9 \(versions: v0.1.0\)"):
         fetch_model(ModelRef(version="v9.9.9"), cfg, repo=str(clone))
     with pytest.raises(RegistryError, match="no version of segmenter is in stage staging"):

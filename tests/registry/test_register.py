@@ -72,6 +72,12 @@ def test_a_models_life_not_in_remote_push_register_promote_override(
     with pytest.raises(NotInRemoteError, match=r"models/model.keras: not in the DVC remote"):
         register(root, stage="dev")
     assert tags(root) == []
+    # a remote that refuses the credentials cannot say: one line, nothing tagged
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(NotInRemoteError, match="cannot check the DVC remote: .*credentials"):
+        register(root, stage="dev")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.client_env()["AWS_SECRET_ACCESS_KEY"])
+    assert tags(root) == []
 
     # 2. pushed: registered (first version v0.1.0) and assigned dev; the gate in the message
     dvc(["push", "models/model.keras"], root, s3_env(s3))
