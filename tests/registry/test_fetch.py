@@ -36,7 +36,7 @@ def registered(registrable, s3, tmp_path_factory) -> Path:
 
 
 def test_fresh_clone_fetches_by_stage_version_and_rev_then_reuses_the_cache(
-    registered, s3, tmp_path, monkeypatch
+    registered, s3, tmp_path, monkeypatch, capsys
 ):
     clone = tmp_path / "clone"
     git(["clone", "-q", str(registered), str(clone)], tmp_path)
@@ -56,6 +56,9 @@ def test_fresh_clone_fetches_by_stage_version_and_rev_then_reuses_the_cache(
     assert got.card.read_bytes() == (registered / "models/model.json").read_bytes()
     assert got.onnx is None  # this project never exported
     assert not list(got.keras.parent.parent.glob(".*"))  # no temporary folder left
+    # the download showed its progress (plain lines off a terminal), model + card bytes
+    size = got.keras.stat().st_size + got.card.stat().st_size
+    assert f"fetch stage prod: {size}/{size} bytes (100%)" in capsys.readouterr().err
 
     # the same commit again, by version and by rev: from the cache, nothing downloaded
     def no_download(*args, **kwargs):

@@ -6,7 +6,8 @@
    complete);
 3. else download from that commit, through dvc.api.DVCFileSystem (git for the card, the DVC
    remote for the model): paths.model, paths.model_card, and paths.onnx when that commit's
-   dvc.lock has the export; into a temporary folder moved into place.
+   dvc.lock has the export; into a temporary folder moved into place, with a progress
+   display of the bytes.
 
 `repo` is a project path or a git URL; with no ref, the workspace's own files are used
 (nothing is copied). The cache is relative to the current folder when params say so.
@@ -21,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fsspec.callbacks import Callback  # type: ignore[import-untyped]
 
 from stackseg.atomic import replacing
 from stackseg.config import Config
 from stackseg.errors import StacksegError
+from stackseg.progress import Progress, progress
 from stackseg.registry import tags
 
 log = logging.getLogger(__name__)
@@ -178,11 +181,16 @@ def _download(fs: Any, names: dict[str, Path], commit: str, dest: Path, ref: Mod
             f"{ref.describe()} (commit {commit[:7]}): its dvc.lock has no "
             f"{names['keras'].as_posix()}: that commit has no trained model"
         )
-    log.info("%s: fetching %s (commit %s) into %s", ref.describe(), "model", commit[:7], dest)
-    with replacing(dest, directory=True) as temp:
+    log.info("%s: fetching commit %s into %s", ref.describe(), commit[:7], dest)
+    sizes = [size for size in (_size(fs, path) for path in wanted) if size is not None]
+    total = sum(sizes) if len(sizes) == len(wanted) else None
+    with (
+        progress(total=total, desc=f"fetch {ref.describe()}", unit="byte") as bar,
+        replacing(dest, directory=True) as temp,
+    ):
         for path in wanted:
             try:
-                fs.get_file(path.as_posix(), str(temp / path.name))
+                fs.get_file(path.as_posix(), str(temp / path.name), callback=_Counter(bar))
             except FileNotFoundError:
                 raise FetchError(
                     f"{path.as_posix()} of {ref.describe()} (commit {commit[:7]}) is not in "
@@ -193,6 +201,29 @@ def _download(fs: Any, names: dict[str, Path], commit: str, dest: Path, ref: Mod
                     f"{path.as_posix()} of {ref.describe()}: the DVC remote failed: "
                     f"{_one_line(exc)}; check the remote (`dvc remote list`) and credentials"
                 ) from None
+
+
+def _size(fs: Any, path: Path) -> int | None:
+    try:
+        size = fs.info(path.as_posix()).get("size")
+    except Exception:  # a size is only for the progress display
+        return None
+    return int(size) if isinstance(size, int) else None
+
+
+class _Counter(Callback):
+    """fsspec's transfer callback feeding the bytes copied to a stackseg progress display."""
+
+    def __init__(self, bar: Progress) -> None:
+        super().__init__()
+        self._bar = bar
+        self._shown = 0
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        done = int(self.value or 0)
+        if done > self._shown:
+            self._bar.update(done - self._shown)
+            self._shown = done
 
 
 def _one_line(exc: BaseException) -> str:
