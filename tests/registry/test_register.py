@@ -141,3 +141,11 @@ def test_register_without_a_remote_says_so(registrable, tmp_path):
     git(["commit", "-q", "-am", "no default remote"], root)
     with pytest.raises(NotInRemoteError, match="no default DVC remote"):
         register(root)
+
+
+def test_an_artifact_dvc_yaml_does_not_declare_is_refused(registrable, tmp_path):
+    root = copy_of(registrable, tmp_path / "proj")
+    set_params(root, "renamed artifact", artifact="other")
+    with pytest.raises(ConfigError, match="dvc.yaml: no artifact 'other' under `artifacts:`"):
+        register(root)
+    assert tags(root) == []

@@ -1,6 +1,7 @@
 """`stackseg register`: tag the model of the current commit as a registry version (and stage).
 
-1. refuse `--manual` without `--reason`, and a stage .gto does not list;
+1. refuse `--manual` without `--reason`, a stage .gto does not list, and an artifact that
+   dvc.yaml does not declare at paths.model (`dvc artifacts get` could not find it);
 2. refuse a dirty workspace: changed tracked files, or dvc.lock not matching the model,
    its metrics or its ONNX export (workspace.check_clean);
 3. read the commit's metrics file (git show HEAD:metrics/evaluate.json) and run the gate;
@@ -92,6 +93,27 @@ def _message(
     return "\n".join(lines)
 
 
+def check_artifact(root: Path, cfg: Config) -> None:
+    """ConfigError unless dvc.yaml declares params `registry.artifact` at paths.model: what
+    `dvc artifacts get` reads to find the file of a version."""
+    dvc_yaml = (
+        yaml.safe_load((root / "dvc.yaml").read_text()) if (root / "dvc.yaml").is_file() else {}
+    )
+    declared = (dvc_yaml or {}).get("artifacts") or {}
+    name, model = cfg.registry.artifact, Path(cfg.paths.model).as_posix()
+    if name not in declared:
+        raise ConfigError(
+            f"dvc.yaml: no artifact {name!r} under `artifacts:` (params registry.artifact); "
+            f"declare it with path: {model}, type: model"
+        )
+    path = Path(str((declared[name] or {}).get("path", ""))).as_posix()
+    if path != model:
+        raise ConfigError(
+            f"dvc.yaml: artifact {name!r} has path {path!r}, not paths.model {model!r}: make "
+            "them the same"
+        )
+
+
 def _check_request(root: Path, request: Request) -> None:
     if request.manual and not (request.reason or "").strip():
         raise ConfigError('--manual needs --reason "why this model is registered anyway"')
@@ -112,6 +134,7 @@ def register_model(
     """Run the steps of the module docstring; `say` prints each check and the result."""
     artifact = cfg.registry.artifact
     _check_request(root, request)
+    check_artifact(root, cfg)
     outputs = locked_outputs(root, cfg)
     workspace.check_clean(root, [*outputs, Path(cfg.paths.evaluate_metrics)])
     commit = workspace.head_commit(root)
