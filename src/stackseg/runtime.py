@@ -86,11 +86,17 @@ class KerasBackend:
         self.outputs = int(model.outputs[0].shape[-1])
         signature = [tf.TensorSpec((None, None, None, self.channels), tf.float32)]
 
-        @tf.function(input_signature=signature)
         def call(batch):
             return model(batch, training=False)
 
-        self._call = call
+        try:  # traced once, now: one graph for every size
+            self._call = tf.function(call, input_signature=signature)
+            self._call.get_concrete_function()
+        except (TypeError, ValueError):
+            # Keras 3.15's bilinear UpSampling2D cannot be traced with a dynamic height and
+            # width (its resize compares the symbolic size with 0 in Python): one trace per
+            # input shape instead (a stack's frames share one, plus the last short batch)
+            self._call = tf.function(call)
 
     @classmethod
     def load(cls, path: str | Path) -> KerasBackend:

@@ -77,4 +77,4 @@ def test_repro_through_evaluate_metrics_and_plots(tmp_path):
     lock = (project / "dvc.lock").read_text()
     run(["dvc", "repro", "-f", "-s", "evaluate"], project, timeout=600)
     assert (project / "dvc.lock").read_text() == lock
-    assert "up to date" in run(["dvc", "status"], project).stdout
+    assert "up to date" in run(["dvc", "status", "evaluate"], project).stdout

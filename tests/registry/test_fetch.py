@@ -137,3 +137,60 @@ def test_models_lists_versions_stages_and_that_commits_metrics(registered, train
     row = table[1].split()
     assert row[:3] == ["v0.1.0", "prod", commit[:7]]
     assert row[5] == f"{metrics['mean']['iou']:.4f}"
+
+
+def test_infer_from_a_fresh_clone_by_stage_and_by_picking(registered, trained, s3, tmp_path):
+    """`stackseg infer --stage prod` and `--interactive` on another machine: a git clone and
+    the DVC remote only; the masks equal those of the model file it was trained as."""
+    clone = tmp_path / "clone"
+    git(["clone", "-q", str(registered), str(clone)], tmp_path)
+    point_at(clone, s3.endpoint)
+    env = s3_env(s3)
+    frame = sorted((trained.path("prepared") / "test").rglob("*.jpg"))[0]
+    local = tmp_path / "local"
+    run(
+        ["stackseg", "infer", str(frame), "--out", str(local), "--backend", "keras"]
+        + ["--model", str(registered / "models/model.keras")],
+        registered,
+        env=env,
+    )
+    by_stage = tmp_path / "by-stage"
+    run(
+        ["stackseg", "infer", str(frame), "--out", str(by_stage), "--backend", "keras"]
+        + ["--stage", "prod"],
+        clone,
+        env=env,
+    )
+    name = f"{frame.stem}.mask.tif"
+    assert (by_stage / name).read_bytes() == (local / name).read_bytes()
+    sidecar = json.loads((by_stage / f"{frame.stem}.infer.json").read_text())
+    commit = git(["rev-parse", "HEAD"], registered).strip()
+    assert (sidecar["model"]["stage"], sidecar["model"]["version"]) == ("prod", "v0.1.0")
+    assert sidecar["model"]["commit"] == commit
+    # this project never exported: the default backend says what to do, in one line
+    proc = run(
+        ["stackseg", "infer", str(frame), "--out", str(tmp_path / "o")] + ["--stage", "prod"],
+        clone,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.strip().endswith(
+        "not found (that commit has no export stage); run `dvc repro export` or use --backend keras"
+    ), proc.stderr
+
+    # the picker lists v0.1.0 with its stage and metrics; "1" on stdin picks it
+    picked = tmp_path / "picked"
+    proc = subprocess.run(
+        ["stackseg", "infer", str(frame), "--out", str(picked), "--backend", "keras"]
+        + ["--interactive"],
+        cwd=clone,
+        env=env,
+        input="7\n1\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "v0.1.0 [prod]" in proc.stderr and "not a choice: '7'" in proc.stderr
+    assert (picked / name).read_bytes() == (local / name).read_bytes()

@@ -84,6 +84,7 @@ def score_test(
 def run(cfg: Config) -> dict:
     """The whole stage (steps 1-4); returns the evaluate.json document it wrote."""
     from stackseg import trained
+    from stackseg.runtime import KerasBackend
 
     model, card = trained.load_trained(cfg)
     manifest = read_manifest(cfg.paths.prepared, cfg.classes)
@@ -91,7 +92,9 @@ def run(cfg: Config) -> dict:
     results = score_test(
         cfg,
         manifest,
-        model,
+        # one traced graph for every frame size, as `stackseg infer --backend keras` runs it;
+        # Keras' own predict_on_batch cannot trace bilinear upsampling (train.upsampling)
+        KerasBackend(model),
         trained.preprocess_function(),
         card.input.size_multiple,
         card.output.threshold,

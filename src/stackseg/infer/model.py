@@ -8,20 +8,19 @@
   `paths.model_cache`; `--interactive` lists the registry's versions and experiments
   (`stackseg.registry.choices`) in a terminal picker (`infer.picker`).
 
-The registry is imported only when asked for, so a plain `--model` run needs neither git
-tags nor a remote.
+The registry is imported only when asked for (GTO and DVC's API load in about a second), so a
+plain `--model` run needs neither git tags nor a remote.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stackseg.config import Config
 from stackseg.contracts import ModelCard, read_card
-from stackseg.errors import ConfigError, InputDataError
+from stackseg.errors import InputDataError
 
 
 @dataclass(frozen=True)
@@ -43,34 +42,32 @@ def workspace_model(cfg: Config) -> ModelFiles:
     return ModelFiles(Path(cfg.paths.model), Path(cfg.paths.model_card), Path(cfg.paths.onnx))
 
 
-def _registry(module: str) -> Any:
-    # written in parallel (issue 13's registry part); imported only when asked for
-    try:
-        return importlib.import_module(f"stackseg.registry.{module}")
-    except ImportError:
-        raise ConfigError(
-            "this stackseg has no model registry (stackseg.registry): use --model PATH"
-        ) from None
-
-
 def registry_model(ref: Any, cfg: Config, repo: str | None) -> ModelFiles:
     """Fetch a registered version, stage or revision (into paths.model_cache)."""
-    fetched = _registry("fetch").fetch_model(ref, cfg, repo)
+    from stackseg.registry.fetch import fetch_model
+
+    fetched = fetch_model(ref, cfg, repo or ".")
     origin = {
         "commit": fetched.commit,
         "version": fetched.version,
         "stage": fetched.stage,
         "repo": repo,
     }
-    return ModelFiles(Path(fetched.keras), Path(fetched.card), Path(fetched.onnx), origin)
+    # a commit without the export stage has no ONNX file: load_backend says so for `onnx`
+    onnx = Path(fetched.onnx) if fetched.onnx else Path(fetched.keras).with_suffix(".onnx")
+    return ModelFiles(Path(fetched.keras), Path(fetched.card), onnx, origin)
 
 
 def make_ref(rev: str | None, stage: str | None, version: str | None) -> Any:
-    return _registry("fetch").ModelRef(rev=rev, stage=stage, version=version)
+    from stackseg.registry.fetch import ModelRef
+
+    return ModelRef(rev=rev, stage=stage, version=version)
 
 
 def model_choices(cfg: Config, repo: str | None) -> list[Any]:
-    return list(_registry("choices").model_choices(cfg, repo))
+    from stackseg.registry.choices import model_choices
+
+    return list(model_choices(cfg, repo or "."))
 
 
 def read_model_card(files: ModelFiles) -> ModelCard:
@@ -88,8 +85,9 @@ def load_backend(files: ModelFiles, name: str, threads: int, card: ModelCard) ->
     from stackseg import runtime
 
     if name == "onnx" and not files.onnx.is_file():
+        fetched = " (that commit has no export stage)" if files.origin else ""
         raise InputDataError(
-            f"{files.onnx}: not found; run `dvc repro export` or use --backend keras"
+            f"{files.onnx}: not found{fetched}; run `dvc repro export` or use --backend keras"
         )
     try:
         backend = runtime.load_backend(name, files.keras, files.onnx, threads)
