@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import gto  # noqa: F401 (imported first on purpose, see below)
 import pytest
 import yaml
 
@@ -19,6 +20,12 @@ from stackseg.config import (
     load_profile,
     merge,
 )
+
+# Importing GTO runs logging.config.dictConfig (gto/log.py), which closes every logging handler
+# made before it. absl's handler (made when a test first imports TensorFlow) closes its stream
+# unless that stream is the current sys.stderr: in a test with capsys it is pytest's global
+# capture file, and closing it broke every later test of the session. Imported here, before
+# any test, GTO closes nothing that matters.
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
