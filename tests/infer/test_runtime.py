@@ -34,3 +34,18 @@ def test_onnx_and_keras_backends_agree_within_the_export_tolerance(
 def test_an_unknown_backend_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown backend 'torch'"):
         runtime.load_backend("torch", tmp_path / "m.keras", tmp_path / "m.onnx")
+
+
+def test_keras_backend_runs_a_bilinear_unet_at_any_size():
+    """Keras 3.15 cannot trace bilinear UpSampling2D at a dynamic size (its own
+    predict_on_batch fails too): the backend falls back to one trace per shape, and evaluate,
+    which predicts through it, works for `train.upsampling: bilinear`."""
+    from stackseg.models.unet import build_unet
+
+    model = build_unet(2, 1, depth=2, base_filters=4, dropout=0.0, upsampling="bilinear")
+    backend = runtime.KerasBackend(model)
+    rng = np.random.default_rng(0)
+    for shape in [(2, 32, 40, 1), (1, 48, 16, 1)]:
+        batch = rng.random(shape, dtype=np.float32)
+        expected = np.asarray(model(batch, training=False))
+        assert np.array_equal(backend.predict_on_batch(batch), expected)
