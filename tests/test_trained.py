@@ -15,15 +15,19 @@ from tests.evaluate.standin import CLASSES, write_prepared
 from tests.fixtures import make_card
 
 
-def test_missing_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("command", "outputs"), [("evaluate", ["metrics", "plots"]), ("export", ["models", "metrics"])]
+)
+def test_missing_model_is_one_clear_line(tmp_path, monkeypatch, capsys, command, outputs):
+    """Both stages that load the trained model (stackseg.trained.load_trained)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
-    assert main(["evaluate"]) == InputDataError.exit_code
+    assert main([command]) == InputDataError.exit_code
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "stackseg evaluate: error: models/model.keras: not found (run `dvc repro train` first)"
+        f"stackseg {command}: error: models/model.keras: not found (run `dvc repro train` first)"
     ]
-    assert not (tmp_path / "metrics").exists() and not (tmp_path / "plots").exists()
+    assert not any((tmp_path / name).exists() for name in outputs)
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import yaml
 
 from stackseg.cli import main
 from stackseg.contracts import read_card, read_manifest
-from stackseg.errors import InputDataError
-from tests.conftest import run, tiny_params
+from tests.conftest import run
 
 
 def _md5(path) -> str:
@@ -118,17 +117,6 @@ def test_parity_failure_is_one_line_and_writes_nothing(trained, tmp_path, monkey
     # no temporary file left beside either target
     assert not [p.name for p in (root / "models").iterdir() if p.name.startswith(".")]
     assert not [p.name for p in (root / "metrics").iterdir() if p.name.startswith(".")]
-
-
-def test_missing_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
-    assert main(["export"]) == InputDataError.exit_code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        "stackseg export: error: models/model.keras: not found (run `dvc repro train` first)"
-    ]
-    assert not (tmp_path / "models").exists() and not (tmp_path / "metrics").exists()
 
 
 def test_conversion_failure_is_one_line_naming_layer_and_remedy():
