@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ class Runner:
 
         infer, multiple = self.cfg.infer, self.card.input.size_multiple
         frames = sources.scaled_frames(path, reader, scaler)
-        if reader.height * reader.width > infer.max_frame_pixels:
+        if self.tiled(reader):
             for index, frame in enumerate(frames):
                 probs = predict_tiled(
                     self.backend,
@@ -91,6 +92,17 @@ class Runner:
         yield from predict_frames(
             self.backend, enumerate(frames), to_model_input, multiple, self.options.batch_size
         )
+
+    def tiled(self, reader: sources.FrameReader) -> bool:
+        """Frames over the memory budget are predicted in overlapping tiles."""
+        return reader.height * reader.width > self.cfg.infer.max_frame_pixels
+
+    @functools.cached_property
+    def model_hash(self) -> str:
+        """The model file's hash for the sidecars: read once, not once per input."""
+        from stackseg.prepare.raw import file_hash
+
+        return file_hash(str(self.files.keras))
 
     def one(self, path: Path) -> None:
         """Step 3 for one input; InputDataError if it is unusable (nothing written)."""
@@ -140,7 +152,6 @@ class Runner:
         from stackseg.prepare.raw import file_hash
 
         prepare, infer = self.cfg.prepare, self.cfg.infer
-        tiled = reader.height * reader.width > infer.max_frame_pixels
         return {
             "format": SIDECAR_FORMAT,
             "stackseg_version": __version__,
@@ -160,7 +171,7 @@ class Runner:
             },
             "model": {
                 "keras": str(self.files.keras),
-                "keras_xxh3_128": file_hash(str(self.files.keras)),
+                "keras_xxh3_128": self.model_hash,
                 "card": str(self.files.card),
                 "onnx": str(self.files.onnx) if self.backend.name == "onnx" else None,
                 "version": self.files.origin.get("version"),
@@ -175,7 +186,7 @@ class Runner:
             "mask_format": self.options.format,
             "tiles": (
                 {"tile_size": infer.tile_size, "tile_overlap": infer.tile_overlap}
-                if tiled
+                if self.tiled(reader)
                 else None
             ),
             "frames": reader.frames,
