@@ -16,9 +16,11 @@ import errno
 import importlib
 import logging
 import os
+import select
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from stackseg import __version__
 from stackseg.atomic import public_path
@@ -124,11 +126,14 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _die_with_dvc() -> None:
-    """Under DVC, ask Linux for SIGTERM when DVC dies: DVC forwards no signal.
+    """Under DVC, end with SIGTERM when DVC dies: DVC forwards no signal.
 
-    `dvc repro` starts `$SHELL -c "<cmd>"` (bash and dash exec a single command, so stackseg
-    is DVC's own child) and only ignores SIGINT while it waits; SIGTERM or SIGKILL to dvc
-    alone would leave the stage running to the end. DVC_STAGE is set for every stage command.
+    `dvc repro` starts `$SHELL -c "<cmd>"` and only ignores SIGINT while it waits; SIGTERM or
+    SIGKILL to dvc alone would leave the stage running to the end. bash execs a single
+    command, so stackseg is DVC's own child and Linux's parent-death signal covers it. dash
+    (Debian's /bin/sh, used when SHELL is unset, as on CI) forks it instead: stackseg's
+    parent is the shell, which outlives DVC, so a thread also waits on DVC itself.
+    DVC_STAGE is set for every stage command.
     """
     if not os.environ.get("DVC_STAGE") or not sys.platform.startswith("linux"):
         return
@@ -137,8 +142,39 @@ def _die_with_dvc() -> None:
     pr_set_pdeathsig = 1
     try:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # no prctl in this libc: run without the guard
+    except (OSError, AttributeError):  # no prctl in this libc: the thread below alone
+        pass
+    shell = os.getppid()
+    dvc = _shell_parent(shell)
+    if dvc is None:
+        return  # our parent is DVC itself: the parent-death signal is enough
+    try:
+        pidfd = os.pidfd_open(dvc)  # readable once DVC has exited; no PID-reuse race after this
+    except (OSError, AttributeError):
         return
+    if _shell_parent(shell) != dvc:  # DVC died before we watched it
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+
+    def wait_for_dvc() -> None:
+        select.select([pidfd], [], [])
+        os.kill(os.getpid(), signal.SIGTERM)  # raised as Terminated in the main thread
+
+    threading.Thread(target=wait_for_dvc, name="stackseg-dvc-watch", daemon=True).start()
+
+
+_SHELLS = frozenset({"sh", "dash", "bash", "zsh", "ksh", "mksh", "busybox", "fish"})
+
+
+def _shell_parent(pid: int) -> int | None:
+    """The parent of process `pid` if `pid` is a shell (by its /proc name), else None."""
+    try:
+        if Path(f"/proc/{pid}/comm").read_text().strip() not in _SHELLS:
+            return None
+        # /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _load(name: str):
