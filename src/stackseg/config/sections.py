@@ -90,7 +90,11 @@ class SplitFractions(_Section):
 
 class PrepareConfig(_Section):
     jpeg_quality: Annotated[int, Field(ge=1, le=100)]
-    mask_format: Literal["channels", "index"]
+    # channels: (H,W,C) binary per class | index: (H,W) class indices | labels: (H,W) instance
+    # ids (0 = background, one id per object; one class, two with labels_boundary)
+    mask_format: Literal["channels", "index", "labels"]
+    # labels only: a second class for object boundaries and the pixels where two ids touch
+    labels_boundary: bool
     split_by: Literal["stack", "frame"]
     split: SplitFractions
     workers: Annotated[int, Field(ge=0)]
@@ -178,6 +182,35 @@ class RegistryConfig(_Section):
     min_margin_over_baseline: Annotated[float, Field(ge=-1.0, le=1.0)]  # mean IoU - baseline's
 
 
+class ObjectsConfig(_Section):
+    """Instance labels (prepare.mask_format labels): predicted masks -> objects, and the
+    object-level metrics of evaluate (see stackseg.objects)."""
+
+    # components: connected components of the foreground | watershed: seeded watershed
+    method: Literal["components", "watershed"]
+    # watershed seeds: distance (peaks of the distance transform) | boundary (the foreground
+    # minus the boundary class: needs prepare.labels_boundary)
+    seeds: Literal["distance", "boundary"]
+    min_distance: PositiveInt  # distance seeds: smallest distance between two seeds, pixels
+    min_size: Annotated[int, Field(ge=0)]  # smaller objects are dropped, pixels
+    # a predicted and a true object match when their IoU is above this (metrics at this tau)
+    match_iou: Annotated[float, Field(ge=0.5, lt=1.0)]
+
+
+class ServeConfig(_Section):
+    """`stackseg serve` (command-line options override host, port and workers)."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)]
+    workers: PositiveInt  # uvicorn worker processes, each with its own model
+    threads: Annotated[int, Field(ge=0)]  # inference threads per worker; 0 = the core count
+    max_body_bytes: Annotated[int, Field(ge=1024)]  # larger request bodies: 413, not read
+    max_pixels: Annotated[int, Field(ge=4096)]  # frames declaring more pixels: refused, 413
+    timeout_s: Annotated[float, Field(gt=0.0)]  # one request, inference included: 504
+    # the environment variable that holds the API key (X-API-Key); unset or empty: no key
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+
 class InferConfig(_Section):
     backend: Literal["onnx", "keras"]
     batch_size: PositiveInt
@@ -208,10 +241,30 @@ class Config(_Section):
     export: ExportConfig
     registry: RegistryConfig
     infer: InferConfig
+    objects: ObjectsConfig
+    serve: ServeConfig
 
     @model_validator(mode="after")
     def _unique_classes(self) -> Config:
         problem = class_name_problem(self.classes)
         if problem:
             raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _labels_classes(self) -> Config:
+        prepare = self.prepare
+        if prepare.mask_format != "labels":
+            if prepare.labels_boundary:
+                raise ValueError("prepare.labels_boundary needs prepare.mask_format labels")
+            return self
+        wanted = 2 if prepare.labels_boundary else 1
+        if len(self.classes) != wanted:
+            what = "the objects and their boundaries" if wanted == 2 else "the objects"
+            raise ValueError(
+                f"prepare.mask_format labels{' with labels_boundary' if wanted == 2 else ''} "
+                f"needs {wanted} class name(s) ({what}), got {len(self.classes)}"
+            )
+        if self.objects.seeds == "boundary" and not prepare.labels_boundary:
+            raise ValueError("objects.seeds boundary needs prepare.labels_boundary: true")
         return self
