@@ -161,9 +161,18 @@ def input_multiple(arch: str, depth: int) -> int:
     return 2**depth if arch == "unet" else SM_SIZE_MULTIPLE
 
 
+class BootstrapConfig(_Section):
+    """The 95% intervals of the test IoUs (evaluate/uncertainty.py)."""
+
+    resamples: Annotated[int, Field(ge=100, le=100_000)]
+    # resample stacks when the test split has at least this many, frames otherwise
+    min_stacks: Annotated[int, Field(ge=2)]
+
+
 class EvaluateConfig(_Section):
     overlays: Annotated[int, Field(ge=0)]
     batch_size: PositiveInt
+    bootstrap: BootstrapConfig
 
 
 class ExportConfig(_Section):
