@@ -97,6 +97,9 @@ class PrepareConfig(_Section):
     labels_boundary: bool
     split_by: Literal["stack", "frame"]
     split: SplitFractions
+    # a split with fewer stacks or pairs gets a warning: its metrics depend on which they are
+    min_split_stacks: Annotated[int, Field(ge=0)]
+    min_split_pairs: Annotated[int, Field(ge=0)]
     workers: Annotated[int, Field(ge=0)]
     # uint16/float images: per-stack percentile window mapped to 0..255 (see prepare/scaling.py)
     scale_low_percentile: Annotated[float, Field(ge=0.0, lt=100.0)]

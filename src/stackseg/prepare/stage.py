@@ -142,3 +142,20 @@ def _log_summary(settings: PrepareSettings, manifest: Manifest, results: list[St
         )
         if not balance.pairs and settings.fractions[name] > 0:
             log.warning("split %s is empty (fewer than 3 stacks?)", name)
+        elif _small(settings, manifest.split_by, balance.stacks, balance.pairs):
+            log.warning(
+                "split %s has only %d stack(s) and %d pair(s) (prepare.min_split_stacks %d, "
+                "min_split_pairs %d): its scores will swing with which frames they are; add "
+                "stacks, or widen the split",
+                name,
+                balance.stacks,
+                balance.pairs,
+                settings.min_split_stacks,
+                settings.min_split_pairs,
+            )
+
+
+def _small(settings: PrepareSettings, split_by: str, stacks: int, pairs: int) -> bool:
+    """Too few stacks (when stacks are split whole) or too few pairs for trusted scores."""
+    few_stacks = split_by == "stack" and 0 < stacks < settings.min_split_stacks
+    return few_stacks or 0 < pairs < settings.min_split_pairs
