@@ -50,7 +50,7 @@ TRAINING_CODE = (
     "preprocessing.py",
     "train",
     "commands/train.py",
-    "contracts.py",
+    "contracts",
     "atomic.py",
 )
 
