@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from stackseg import atomic
 from stackseg.contracts.common import CARD_FORMAT, Document, ScalingRule, _Record, read_document
+from stackseg.contracts.manifest import Manifest
 
 
 class InputContract(_Record):
@@ -26,11 +27,22 @@ class InputContract(_Record):
     train_crop: str
 
 
+class InstancesContract(_Record):
+    """A model trained on instance labels (`prepare.mask_format: labels`): class 0 is every
+    object pixel and, with `labels_boundary`, class `boundary_class` the objects' boundary
+    pixels; objects are made from the masks after thresholding (stackseg.objects)."""
+
+    boundary_class: int | None
+    source: str
+
+
 class OutputContract(_Record):
     channels: int
     activation: str
     meaning: str
     threshold: float
+    # set for models of instance labels; None (and absent from the file) otherwise
+    instances: InstancesContract | None = None
 
 
 class Lineage(_Record):
@@ -68,7 +80,21 @@ class ModelCard(Document):
     training: TrainingSummary
 
     def dumps(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
+        # a card without instances is written as before the field existed (same bytes);
+        # the other None values (no git commit, no best epoch) stay, as null
+        exclude = {"output": {"instances"}} if self.output.instances is None else None
+        return json.dumps(self.model_dump(mode="json", exclude=exclude), indent=2) + "\n"
+
+
+def instances_contract(manifest: Manifest) -> InstancesContract | None:
+    """What the card says of a model of instance labels (None for the other mask formats):
+    with labels_boundary the config asks for 2 classes, the 2nd being the boundaries."""
+    if manifest.mask_format != "labels":
+        return None
+    return InstancesContract(
+        boundary_class=1 if len(manifest.classes) == 2 else None,
+        source="instance labels (prepare.mask_format labels)",
+    )
 
 
 def read_card(path: str | Path, classes: Sequence[str] | None = None) -> ModelCard:

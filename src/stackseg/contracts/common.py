@@ -21,6 +21,10 @@ CARD_FORMAT = "stackseg-model-card/1"
 IMAGE_SUFFIX = ".jpg"
 MASK_SUFFIX = ".png"
 MAX_CLASSES = 4
+# instance ids of mask_format labels: one 16-bit PNG per pair under <split>/objects/
+IDS_FOLDER = "objects"
+IDS_SUFFIX = ".png"
+MAX_OBJECTS = 65535
 
 # How prepare brings uint16/float images to 8 bits (stackseg.prepare.scaling has the code).
 SCALING_RULE = {
@@ -51,6 +55,13 @@ def pair_stem(stack: str, frame: int, frames: int) -> str:
 def pair_files(split: str, stem: str) -> tuple[str, str]:
     """Image and mask paths of a pair, relative to the prepared directory."""
     return f"{split}/images/{stem}{IMAGE_SUFFIX}", f"{split}/masks/{stem}{MASK_SUFFIX}"
+
+
+def ids_file(split: str, stem: str) -> str:
+    """The object ids of a pair (`prepare.mask_format: labels` only), relative to the prepared
+    directory: a 16-bit grayscale PNG, 0 = background and 1..N = the frame's objects (the
+    input ids renumbered without gaps, in their order: skimage's relabel_sequential)."""
+    return f"{split}/{IDS_FOLDER}/{stem}{IDS_SUFFIX}"
 
 
 class _Record(BaseModel):

@@ -34,6 +34,8 @@ class Pair(_Record):
     height: int
     width: int
     class_fraction: list[float]
+    # mask_format labels: the pair's object ids (contracts.ids_file), else None
+    ids: str | None = None
 
     @property
     def name(self) -> str:
