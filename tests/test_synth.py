@@ -197,7 +197,11 @@ def test_same_seed_same_bytes_and_pinned_hash(tmp_path, name, pinned):
     assert dataset_sha256(tmp_path / "a") == pinned
 
 
-@pytest.mark.parametrize(("name", "pinned"), PINNED, ids=[name for name, _ in PINNED])
+@pytest.mark.parametrize(
+    ("name", "pinned"),
+    [PINNED[0], pytest.param(*PINNED[1], marks=pytest.mark.slow)],  # ~3 s each
+    ids=[name for name, _ in PINNED],
+)
 def test_bytes_do_not_depend_on_the_cpus_simd_extensions(tmp_path, name, pinned):
     # Rerun with every SIMD code path numpy dispatches to switched off (baseline instructions
     # only), as a CPU without them would: the pixels, hence the bytes, must not change.
@@ -228,7 +232,9 @@ def test_other_seed_differs_and_stacks_do_not_depend_on_the_count(tmp_path):
             ).read_bytes()
 
 
-@pytest.mark.parametrize("mask_format", ["channels", "labels"])
+@pytest.mark.parametrize(
+    "mask_format", ["channels", pytest.param("labels", marks=pytest.mark.slow)]
+)
 def test_process_pool_writes_the_same_bytes(tmp_path, monkeypatch, mask_format):
     s = settings(stacks=3, mask_format=mask_format)
     generate(s, tmp_path / "serial", workers=1)
