@@ -79,6 +79,13 @@ def test_prepare_on_synth_labels_writes_pairs_ids_and_manifest(tmp_path, capsys)
     }
     assert read_manifest(prepared) == manifest
 
+    # a stack whose previous ids file is gone is redone, not reused without it
+    gone = prepared / manifest.pairs[0].ids
+    gone.unlink()
+    code, err = run_prepare(tmp_path, capsys)
+    assert code == 0, err
+    assert gone.is_file() and read_manifest(prepared) == manifest
+
 
 def _stack(raw: Path, name: str, mask: np.ndarray) -> None:
     frames, height, width = mask.shape[:3]

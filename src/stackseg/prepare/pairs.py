@@ -116,8 +116,8 @@ def _reuse(job: StackJob, previous: PreviousStack, result: StackResult) -> bool:
         moves += [(old_image, image), (old_mask, mask)]
         ids = ids_path(job, frame)
         if ids is not None:  # labels: the object ids move with the pair
-            old_ids = os.path.join(previous.root, pair.get("ids") or "")
-            if not (pair.get("ids") and os.path.isfile(old_ids)):
+            old_ids = os.path.join(previous.root, pair["ids"]) if pair.get("ids") else ""
+            if not os.path.isfile(old_ids):
                 return False
             moves.append((old_ids, ids))
         reused.append({**pair, "split": split, "image": image, "mask": mask, "ids": ids})
