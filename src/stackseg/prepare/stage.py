@@ -23,7 +23,7 @@ import shutil
 
 from stackseg import atomic
 from stackseg.config import Config
-from stackseg.contracts import SPLITS, Manifest, write_manifest
+from stackseg.contracts import IDS_FOLDER, SPLITS, Manifest, write_manifest
 from stackseg.errors import InputDataError
 from stackseg.prepare import manifest as manifests
 from stackseg.prepare.jobs import StackJob, StackResult, merge, plan_jobs, problem_lines
@@ -70,8 +70,10 @@ def _prepare(
     atomic.remove_stale(settings.prepared)
     temp = atomic.temp_path(settings.prepared, directory=True)
     try:
+        # labels: the object ids of each pair go to <split>/objects/ (contracts.ids_file)
+        kinds = ("images", "masks") + ((IDS_FOLDER,) if settings.mask_format == "labels" else ())
         for split in SPLITS:
-            for kind in ("images", "masks"):
+            for kind in kinds:
                 (temp / split / kind).mkdir(parents=True)
         jobs = plan_jobs(stacks, inspections, settings, previous, temp)
         log.debug("%d jobs planned", len(jobs))
