@@ -19,6 +19,12 @@ mode="inner"); pixels outside the frame count as the pixel's own value. Where tw
 touch, the boundary is two pixels wide, one on each side, so the objects' inner pixels
 (object minus boundary) never touch, not even diagonally: components of the inner pixels
 separate touching objects.
+
+Why numpy here rather than scikit-image's functions (tests/prepare/test_labels.py checks
+both give the same arrays): the workers would import skimage.segmentation (0.69 s each),
+and on a 512 x 512 uint16 frame of 200 ids `find_boundaries(mode="inner")` took 8.2 ms
+against 0.41 ms here, `relabel_sequential` 12.8 ms against 2.1 ms (AMD EPYC, timeit, 20
+calls each).
 """
 
 from __future__ import annotations
