@@ -40,13 +40,20 @@ def components(foreground: np.ndarray) -> np.ndarray:
 
 
 def distance_seeds(foreground: np.ndarray, min_distance: int) -> tuple[np.ndarray, np.ndarray]:
-    """(seed labels, distance transform): one seed per distance peak of each component."""
+    """(seed labels, distance transform): one seed per distance peak of each component.
+
+    A flat maximum (a ridge of equal distance, as in a bar or a rectangle) yields several
+    peaks `min_distance` apart; peaks on one connected plateau of equal distance are one
+    seed, so a rectangle is not cut into pieces.
+    """
     distance = ndimage.distance_transform_edt(foreground)
     peaks = peak_local_max(
         distance, min_distance=min_distance, labels=components(foreground), exclude_border=False
     )
+    # squared Euclidean distances are integers: exact plateaus of equal distance
+    plateaus = label(np.rint(distance**2).astype(np.int64), background=0, connectivity=2)
     seeds = np.zeros(foreground.shape, LABEL_DTYPE)
-    seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    seeds[tuple(peaks.T)] = plateaus[tuple(peaks.T)]
     return seeds, distance
 
 
