@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from stackseg import atomic
-from stackseg.evaluate import metrics, overlays, plots
+from stackseg.evaluate import metrics, objects, overlays, plots
 from stackseg.evaluate.results import Results
 
 
@@ -29,7 +29,7 @@ def summary(results: Results) -> dict:
         }
         for name, rule in zip(results.classes, results.rules, strict=True)
     }
-    return {
+    document = {
         "frames": len(results.frame_iou),
         "mean": model["mean"],
         "per_class": model["per_class"],
@@ -40,6 +40,9 @@ def summary(results: Results) -> dict:
             "per_class": base_per_class,
         },
     }
+    if results.objects is not None:  # instance labels only: other data keep their bytes
+        document["objects"] = results.objects.summary()
+    return document
 
 
 def write_plots(results: Results, document: dict, out_dir: Path) -> None:
@@ -52,6 +55,8 @@ def write_plots(results: Results, document: dict, out_dir: Path) -> None:
     for k, name in enumerate(classes):
         path = out_dir / "pr" / f"{plots.safe_file_name(name)}.json"
         path.write_text(plots.to_json(results.probabilities.curve(k)))
+    if results.objects is not None:
+        (out_dir / objects.F1_FILE).write_text(plots.to_json(results.objects.f1_rows()))
     (out_dir / "overlays").mkdir()
     keep = results.ranking.keep
     for kind, frames in (("best", results.ranking.best), ("worst", results.ranking.worst)):
@@ -60,7 +65,10 @@ def write_plots(results: Results, document: dict, out_dir: Path) -> None:
                 f"{kind} {rank}/{keep}: {frame.name}  IoU {frame.iou:.3f}  "
                 "(TP green, FP red, FN blue)"
             )
-            image = overlays.render_overlay(frame.image, frame.truth, frame.pred, classes, title)
+            extra = [] if frame.objects is None else [(frame.objects, objects.PANEL_LABEL)]
+            image = overlays.render_overlay(
+                frame.image, frame.truth, frame.pred, classes, title, extra
+            )
             overlays.save_png(image, out_dir / "overlays" / overlays.overlay_name(kind, rank, keep))
 
 
