@@ -4,7 +4,7 @@ Per test frame: the thresholded prediction becomes instance labels (`stackseg.ob
 instances`, params `objects:`), which are matched with the pair's true ids (the 16-bit PNG
 `Pair.ids`, `contracts.ids_file`) by `stackseg.objects.metrics.ObjectCounts`. The pooled
 scores go under the `objects` key of metrics/evaluate.json, the F1-against-tau curve to
-plots/evaluate/objects_f1.json, and the overlays of labels models get an objects panel:
+plots/evaluate/objects_f1.json (an empty list for other data), and the overlays of labels models get an objects panel:
 matched predicted objects green, false ones red, missed true objects blue, every predicted
 object outlined (darker edge pixels) so touching objects stay apart.
 

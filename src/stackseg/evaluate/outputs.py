@@ -55,8 +55,10 @@ def write_plots(results: Results, document: dict, out_dir: Path) -> None:
     for k, name in enumerate(classes):
         path = out_dir / "pr" / f"{plots.safe_file_name(name)}.json"
         path.write_text(plots.to_json(results.probabilities.curve(k)))
-    if results.objects is not None:
-        (out_dir / objects.F1_FILE).write_text(plots.to_json(results.objects.f1_rows()))
+    # always written, empty without object ids: dvc.yaml declares it, and DVC reports a
+    # declared plot file that is missing as an error (in `dvc plots show` and the PR report)
+    f1_rows = results.objects.f1_rows() if results.objects is not None else []
+    (out_dir / objects.F1_FILE).write_text(plots.to_json(f1_rows))
     (out_dir / "overlays").mkdir()
     keep = results.ranking.keep
     for kind, frames in (("best", results.ranking.best), ("worst", results.ranking.worst)):
