@@ -4,11 +4,12 @@ Per test frame: the thresholded prediction becomes instance labels (`stackseg.ob
 instances`, params `objects:`), which are matched with the pair's true ids (the 16-bit PNG
 `Pair.ids`, `contracts.ids_file`) by `stackseg.objects.metrics.ObjectCounts`. The pooled
 scores go under the `objects` key of metrics/evaluate.json, the F1-against-tau curve to
-plots/evaluate/objects_f1.json (an empty list for other data), and the overlays of labels models get an objects panel:
-matched predicted objects green, false ones red, missed true objects blue, every predicted
-object outlined (darker edge pixels) so touching objects stay apart.
+plots/evaluate/objects_f1.json, and the overlays get an objects panel: matched predicted
+objects green, false ones red, missed true objects blue, every predicted object outlined
+(darker edge pixels) so touching objects stay apart.
 
-Channels and index data have no ids: nothing here runs and evaluate's outputs are as before.
+Channels and index data have no ids: no `objects` key, the same overlays, and an empty
+objects_f1.json (dvc.yaml declares it; a declared plot file that is missing is a DVC error).
 """
 
 from __future__ import annotations
