@@ -22,9 +22,9 @@ import numpy as np
 
 from stackseg.config import Config, ObjectsConfig
 from stackseg.contracts import Manifest, ModelCard
-from stackseg.errors import ConfigError, InputDataError
+from stackseg.errors import InputDataError
 from stackseg.evaluate.overlays import FN_COLOUR, FP_COLOUR, PANEL, TP_COLOUR
-from stackseg.objects.instances import instances
+from stackseg.objects.instances import check_seeds, instances
 from stackseg.objects.metrics import ObjectCounts, f1_rows, summarize
 
 F1_FILE = "objects_f1.json"
@@ -52,11 +52,7 @@ def boundary_class(card: ModelCard, cfg: ObjectsConfig, card_path: str | Path) -
     """The model's boundary channel; refuse boundary seeds for a model without one."""
     contract = card.output.instances
     found = contract.boundary_class if contract is not None else None
-    if cfg.method == "watershed" and cfg.seeds == "boundary" and found is None:
-        raise ConfigError(
-            f"objects.seeds: boundary needs a model trained with prepare.labels_boundary: true, "
-            f"{card_path} has no boundary class; set objects.seeds: distance or retrain"
-        )
+    check_seeds(cfg, found, card_path)
     return found
 
 

@@ -30,8 +30,19 @@ from skimage.morphology import remove_small_objects
 from skimage.segmentation import watershed
 
 from stackseg.config import ObjectsConfig
+from stackseg.errors import ConfigError
 
 LABEL_DTYPE = np.int32
+
+
+def check_seeds(cfg: ObjectsConfig, boundary_class: int | None, card_path: object) -> None:
+    """Boundary seeds need a model with a boundary class (its card's
+    `output.instances.boundary_class`): one line naming the card otherwise."""
+    if cfg.method == "watershed" and cfg.seeds == "boundary" and boundary_class is None:
+        raise ConfigError(
+            f"objects.seeds: boundary needs a model trained with prepare.labels_boundary: true, "
+            f"{card_path} has no boundary class; set objects.seeds: distance or retrain"
+        )
 
 
 def components(foreground: np.ndarray) -> np.ndarray:
