@@ -28,7 +28,7 @@ from stackseg.objects.instances import check_seeds, instances
 from stackseg.objects.metrics import ObjectCounts, f1_rows, summarize
 
 F1_FILE = "objects_f1.json"
-PANEL_LABEL = "objects: matched, false, missed"
+PANEL_LABEL = "objects: TP FP FN"  # matched, false, missed: the colours of the header
 
 
 def read_ids(path: Path) -> np.ndarray:
