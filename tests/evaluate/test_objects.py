@@ -154,3 +154,37 @@ def test_missing_ids_file_is_one_clear_line(tmp_path):
         path.unlink()
     with pytest.raises(Exception, match="object ids; rerun `dvc repro -f prepare`"):
         evaluate(cfg, labels_card())
+
+
+def test_perfect_masks_of_real_prepare_output_give_back_the_true_objects(tmp_path, capsys):
+    """prepare on `synth --labels` data (touching nuclei), then the true masks themselves
+    as the prediction: boundary seeds recover every object, components merge the touching."""
+    from stackseg.config import ObjectsConfig
+    from stackseg.evaluate import io
+    from stackseg.synth import generate
+    from tests.prepare.stacks import run_prepare, write_params
+    from tests.prepare.test_stage_labels import CLASSES as LABEL_CLASSES
+    from tests.prepare.test_stage_labels import LABELS
+
+    generate(LABELS, tmp_path / "data" / "raw")
+    write_params(tmp_path, classes=LABEL_CLASSES, mask_format="labels", labels_boundary=True)
+    code, err = run_prepare(tmp_path, capsys)
+    assert code == 0, err
+    prepared = tmp_path / "data" / "prepared"
+    manifest = read_manifest(prepared, LABEL_CLASSES)
+    found = {}
+    for method, seeds in (("watershed", "boundary"), ("components", "distance")):
+        cfg = ObjectsConfig(method=method, seeds=seeds, min_distance=3, min_size=1, match_iou=0.5)
+        scores = objects.ObjectScores(cfg, 1, objects.ObjectCounts(0.5))
+        for pair, _, mask in io.iter_pairs(prepared, manifest.pairs, 1, 2):
+            scores.add(stage.true_ids(prepared, pair), mask, mask.astype(np.float32))
+        found[method] = scores.summary()
+    exact = found["watershed"]
+    assert exact["counts"]["true"] > 0
+    assert exact["f1"] == 1.0
+    # where two objects touch, both sides' edge pixels are boundary: the flat boundary
+    # landscape of a perfect prediction splits them between the two seeds about evenly
+    assert exact["mean_matched_iou"] > 0.99 and exact["ap_dsb"] > 0.99
+    assert exact["splits"] == exact["merges"] == 0
+    merged = found["components"]
+    assert merged["merges"] > 0 and merged["counts"]["predicted"] < merged["counts"]["true"]
