@@ -67,18 +67,18 @@ def overlaps(truth: np.ndarray, pred: np.ndarray) -> Overlaps:
     true_ids, true_area = _areas(truth)
     pred_ids, pred_area = _areas(pred)
     both = (truth > 0) & (pred > 0)
-    pairs = np.stack([truth[both], pred[both]]).astype(np.int64)
-    if pairs.size:
-        unique, counts = np.unique(pairs, axis=1, return_counts=True)
-    else:
-        unique, counts = np.zeros((2, 0), np.int64), np.zeros(0, np.int64)
+    # each pixel's pair of object indices as one integer key: a 1-D unique (a sort) counts
+    # every overlapping pair at once
+    rows = np.searchsorted(true_ids, truth[both])
+    cols = np.searchsorted(pred_ids, pred[both])
+    keys, counts = np.unique(rows.astype(np.int64) * len(pred_ids) + cols, return_counts=True)
     return Overlaps(
         true_ids,
         pred_ids,
         true_area,
         pred_area,
-        np.searchsorted(true_ids, unique[0]),
-        np.searchsorted(pred_ids, unique[1]),
+        keys // max(len(pred_ids), 1),
+        keys % max(len(pred_ids), 1),
         counts.astype(np.int64),
     )
 
