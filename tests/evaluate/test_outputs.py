@@ -19,6 +19,7 @@ def test_plot_files(cfg):
     plots = Path(cfg.paths.evaluate_plots)
     assert sorted(p.relative_to(plots).as_posix() for p in plots.rglob("*") if p.is_file()) == [
         "confusion.json",
+        "objects_f1.json",
         "overlays/best_01.png",
         "overlays/best_02.png",
         "overlays/worst_01.png",
@@ -27,6 +28,8 @@ def test_plot_files(cfg):
         "pr/disc.json",
         "pr/ring.json",
     ]
+    # no object ids in these data: the F1 curve is empty (declared in dvc.yaml, so present)
+    assert (plots / "objects_f1.json").read_text() == "[]\n"
     bars = json.loads((plots / "per_class_iou.json").read_text())
     assert {row["label"]: row["iou"] for row in bars}["disc (model)"] == 1.0
     assert [row["label"] for row in bars][:2] == ["disc (model)", "disc (baseline)"]

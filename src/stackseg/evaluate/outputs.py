@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from stackseg import atomic
-from stackseg.evaluate import metrics, overlays, plots
+from stackseg.evaluate import metrics, objects, overlays, plots
 from stackseg.evaluate.results import Results
 
 
@@ -42,6 +42,8 @@ def summary(results: Results) -> dict:
     }
     if results.interval is not None:
         document["interval"] = results.interval
+    if results.objects is not None:  # instance labels only: other data keep their bytes
+        document["objects"] = results.objects.summary()
     return document
 
 
@@ -55,6 +57,10 @@ def write_plots(results: Results, document: dict, out_dir: Path) -> None:
     for k, name in enumerate(classes):
         path = out_dir / "pr" / f"{plots.safe_file_name(name)}.json"
         path.write_text(plots.to_json(results.probabilities.curve(k)))
+    # always written, empty without object ids: dvc.yaml declares it, and DVC reports a
+    # declared plot file that is missing as an error (in `dvc plots show` and the PR report)
+    f1_rows = results.objects.f1_rows() if results.objects is not None else []
+    (out_dir / objects.F1_FILE).write_text(plots.to_json(f1_rows))
     (out_dir / "overlays").mkdir()
     keep = results.ranking.keep
     for kind, frames in (("best", results.ranking.best), ("worst", results.ranking.worst)):
@@ -63,7 +69,10 @@ def write_plots(results: Results, document: dict, out_dir: Path) -> None:
                 f"{kind} {rank}/{keep}: {frame.name}  IoU {frame.iou:.3f}  "
                 "(TP green, FP red, FN blue)"
             )
-            image = overlays.render_overlay(frame.image, frame.truth, frame.pred, classes, title)
+            extra = [] if frame.objects is None else [(frame.objects, objects.PANEL_LABEL)]
+            image = overlays.render_overlay(
+                frame.image, frame.truth, frame.pred, classes, title, extra
+            )
             overlays.save_png(image, out_dir / "overlays" / overlays.overlay_name(kind, rank, keep))
 
 

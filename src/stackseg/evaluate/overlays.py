@@ -3,7 +3,7 @@
 One PNG per frame, panels left to right: the image; the ground truth and the prediction
 (one colour per class, the mean colour where classes overlap); then one error panel per class
 with true positives green, false positives red and false negatives blue. A header names the
-frame and its IoU. Only the image panel shows the image: the others are flat colours, which
+frame and its IoU. Instance-label data add an objects panel (`stackseg.evaluate.objects`). Only the image panel shows the image: the others are flat colours, which
 PNG compresses to almost nothing, so the files stay small enough to keep in git. Small frames are enlarged by an integer factor (nearest neighbour) so
 structures stay visible; large ones are reduced to keep the PNGs small enough for git. Text
 uses Pillow's built-in bitmap font so the same pixels give the same bytes on every machine.
@@ -12,6 +12,7 @@ uses Pillow's built-in bitmap font so the same pixels give the same bytes on eve
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class Layout:
     header: int = 2 * LINE + GAP
 
     @classmethod
-    def for_frame(cls, height: int, width: int, n_classes: int) -> Layout:
+    def for_frame(cls, height: int, width: int, n_classes: int, extra: int = 0) -> Layout:
         longest = max(height, width)
         if longest < MIN_PANEL:
             scale = float(math.ceil(MIN_PANEL / longest))
@@ -53,7 +54,7 @@ class Layout:
         return cls(
             panel_height=max(1, round(height * scale)),
             panel_width=max(1, round(width * scale)),
-            n_panels=3 + n_classes,
+            n_panels=3 + n_classes + extra,
         )
 
     @property
@@ -100,18 +101,31 @@ def _fit(text: str, font: ImageFont.ImageFont, width: int) -> str:
 
 
 def render_overlay(
-    image: np.ndarray, truth: np.ndarray, pred: np.ndarray, classes: list[str], title: str
+    image: np.ndarray,
+    truth: np.ndarray,
+    pred: np.ndarray,
+    classes: list[str],
+    title: str,
+    extra: Sequence[tuple[np.ndarray, str]] = (),
 ) -> Image.Image:
-    """The overlay of one frame: image (H, W, C) uint8, truth/pred (H, W, K) boolean."""
+    """The overlay of one frame: image (H, W, C) uint8, truth/pred (H, W, K) boolean;
+    `extra` panels (H, W, 3) float with their labels go last (evaluate.objects' panel)."""
     height, width = image.shape[:2]
-    layout = Layout.for_frame(height, width, len(classes))
+    layout = Layout.for_frame(height, width, len(classes), len(extra))
     panels = [
         image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1),
         class_panel(truth),
         class_panel(pred),
         *(error_panel(truth[..., k], pred[..., k]) for k in range(len(classes))),
+        *(panel for panel, _ in extra),
     ]
-    labels = ["image", "ground truth", "prediction", *(f"{name}: TP FP FN" for name in classes)]
+    labels = [
+        "image",
+        "ground truth",
+        "prediction",
+        *(f"{name}: TP FP FN" for name in classes),
+        *(label for _, label in extra),
+    ]
     canvas = Image.new("RGB", layout.size, BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default_imagefont()

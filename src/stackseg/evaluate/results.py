@@ -15,6 +15,7 @@ import numpy as np
 
 from stackseg.contracts import Pair
 from stackseg.evaluate import baseline, metrics, plots
+from stackseg.evaluate.objects import ObjectScores
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Frame:
     image: np.ndarray
     truth: np.ndarray
     pred: np.ndarray
+    objects: np.ndarray | None = None  # labels data: the objects panel of the overlay
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Results:
     frame_names: list[str] = field(default_factory=list)
     frame_counts: list[np.ndarray] = field(default_factory=list)
     interval: dict | None = None  # uncertainty.intervals, filled by the stage
+    objects: ObjectScores | None = None  # labels data only (stackseg.evaluate.objects)
 
     @classmethod
     def empty(cls, classes: list[str], keep: int) -> Results:
@@ -69,8 +72,15 @@ class Results:
         )
 
     def add(
-        self, name: str, image: np.ndarray, truth: np.ndarray, probs: np.ndarray, threshold: float
+        self,
+        name: str,
+        image: np.ndarray,
+        truth: np.ndarray,
+        probs: np.ndarray,
+        threshold: float,
+        ids: np.ndarray | None = None,
     ) -> None:
+        """One test frame; `ids` (the true object ids) when `objects` is set."""
         pred = probs >= threshold
         joint = metrics.joint_counts(truth, pred)  # every count of this frame, in one pass
         self.counts.add_joint(joint)
@@ -81,7 +91,12 @@ class Results:
         self.probabilities.add(truth, probs)
         iou = metrics.joint_iou(joint)
         self.frame_iou.append(iou)
-        self.ranking.add(Frame(name, iou, image, truth, pred))
+        panel = None
+        if self.objects is not None:
+            if ids is None:
+                raise ValueError(f"{name}: object scores need the frame's true ids")
+            panel = self.objects.add(ids, pred, probs)
+        self.ranking.add(Frame(name, iou, image, truth, pred, panel))
 
 
 class Throughput:

@@ -6,7 +6,9 @@
 3. Predict every test frame at native resolution, thresholded at the model card's
    `output.threshold`; per frame, add the model's and the baseline's pixels to pooled
    counts, the label confusion and the probability histograms, and keep the N best and N
-   worst frames (by frame IoU) for the overlays.
+   worst frames (by frame IoU) for the overlays. Instance labels (`mask_format: labels`):
+   the prediction is also cut into objects (params `objects:`) and matched with the pair's
+   true ids (module `objects`).
 4. The 95% intervals of the test IoUs: a bootstrap over test stacks (`uncertainty`).
 5. Write metrics/evaluate.json and the plot files (module `outputs`, all or nothing).
 """
@@ -21,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from stackseg.config import Config
-from stackseg.contracts import MANIFEST_NAME, Manifest, Pair, read_manifest
+from stackseg.contracts import MANIFEST_NAME, Manifest, ModelCard, Pair, read_manifest
 from stackseg.errors import InputDataError
 from stackseg.evaluate import baseline, io, outputs, uncertainty
+from stackseg.evaluate.objects import ObjectScores, read_ids
 from stackseg.evaluate.results import Results, Throughput
 from stackseg.predict import predict_frames
 from stackseg.progress import progress
@@ -45,6 +48,26 @@ def fit_baseline(prepared: Path, pairs: list[Pair], channels: int, n_classes: in
         return baseline.fit_baseline(counted(), n_classes)
 
 
+def true_ids(prepared: Path, pair: Pair) -> np.ndarray:
+    """A labels pair's object ids, checked against its size."""
+    if pair.ids is None:
+        raise InputDataError(
+            [
+                f"{prepared / MANIFEST_NAME}: pair {pair.name} has no object ids; rerun "
+                "`dvc repro -f prepare`"
+            ]
+        )
+    found = read_ids(prepared / pair.ids)
+    if found.shape != (pair.height, pair.width):
+        raise InputDataError(
+            [
+                f"{prepared / pair.ids}: ids {found.shape}, manifest {(pair.height, pair.width)}; "
+                "rerun `dvc repro -f prepare`"
+            ]
+        )
+    return found
+
+
 def score_test(
     cfg: Config,
     manifest: Manifest,
@@ -52,8 +75,10 @@ def score_test(
     preprocess: Callable,
     multiple: int,
     threshold: float,
+    card: ModelCard | None = None,
 ) -> Results:
-    """Steps 2-4: the baseline rules, every accumulated score of the test split, and the
+    """Steps 2-4: the baseline rules, every accumulated score of the test split (object
+    scores too when the data are instance labels: `card` says the boundary class), and the
     intervals."""
     prepared = Path(cfg.paths.prepared)
     channels, classes = manifest.image_channels, list(cfg.classes)
@@ -63,13 +88,18 @@ def score_test(
     rules = fit_baseline(prepared, manifest.split_pairs("train"), channels, len(classes))
     results = Results.empty(classes, min(cfg.evaluate.overlays, len(test)))
     results.rules = rules
+    if card is not None:
+        results.objects = ObjectScores.setup(cfg, manifest, card)
     # sizes grouped so same-size frames share batches; order does not change pooled counts
     ordered = sorted(test, key=lambda pair: (pair.height, pair.width))
     masks: dict[str, np.ndarray] = {}
+    ids: dict[str, np.ndarray] = {}
 
     def frames():
         for pair, image, mask in io.iter_pairs(prepared, ordered, channels, len(classes)):
             masks[pair.name] = mask
+            if results.objects is not None:
+                ids[pair.name] = true_ids(prepared, pair)
             yield pair.name, image
 
     timer = Throughput(ordered, cfg.evaluate.batch_size)
@@ -77,7 +107,7 @@ def score_test(
     with progress(len(test), "evaluate (test)", "frame") as bar:
         for name, image, probs in predictions:
             timer.frame_done()
-            results.add(name, image, masks.pop(name), probs, threshold)
+            results.add(name, image, masks.pop(name), probs, threshold, ids.pop(name, None))
             bar.update(1)
     log.info("%s", timer.report())
     stack_of = {pair.name: pair.stack for pair in test}
@@ -111,6 +141,7 @@ def run(cfg: Config) -> dict:
         trained.preprocess_function(),
         card.input.size_multiple,
         card.output.threshold,
+        card,
     )
     metrics_path, plots_dir = Path(cfg.paths.evaluate_metrics), Path(cfg.paths.evaluate_plots)
     document = outputs.write_outputs(results, metrics_path, plots_dir)
@@ -128,4 +159,13 @@ def run(cfg: Config) -> dict:
         metrics_path,
         plots_dir,
     )
+    if "objects" in document:
+        found = document["objects"]
+        log.info(
+            "test objects: F1 %.4f at IoU > %s, PQ %.4f, DSB AP %.4f",
+            found["f1"],
+            found["match_iou"],
+            found["pq"],
+            found["ap_dsb"],
+        )
     return document

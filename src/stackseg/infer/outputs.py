@@ -12,6 +12,11 @@ In DIR, named after the input (`sources.output_name`):
 - `<name>.overlays/<name>_f0000.png` (`--overlays`): the frame with the class colours of
   evaluate's overlays blended in at half strength (mean colour where classes overlap).
 - `<name>.prob.tif` (`--probabilities`): float16 probabilities (frames, H, W, K).
+- `<name>.labels.tif` (models of instance labels only: the card's `output.instances`):
+  uint16 instance labels, one page per frame (frames, H, W), 0 = background and 1..N the
+  frame's objects in raster order; made from the thresholded masks (and the probabilities,
+  for boundary seeds) by `stackseg.objects.instances` with params `objects:`. Ids restart
+  at 1 on every frame: objects are not tracked across frames.
 - `<name>.infer.json`: the sidecar (`stage.sidecar`), written last.
 
 Every file and folder is first written to a temporary path beside its target
@@ -31,9 +36,15 @@ import numpy as np
 
 from stackseg import atomic
 from stackseg.contracts import mask_png_channels, pair_stem
+from stackseg.errors import InputDataError
+
+# (present (H, W, K) boolean, probabilities (H, W, K)) -> instance labels (H, W)
+Instances = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 MASK_SUFFIX = ".mask.tif"
 PROB_SUFFIX = ".prob.tif"
+LABELS_SUFFIX = ".labels.tif"
+MAX_LABEL = np.iinfo(np.uint16).max
 SIDECAR_SUFFIX = ".infer.json"
 PNG_FOLDER = ".masks"
 OVERLAY_FOLDER = ".overlays"
@@ -77,9 +88,19 @@ def _png(array: np.ndarray) -> bytes:
 class InputOutputs:
     """The temporary outputs of one input; `commit` moves them into place together."""
 
-    def __init__(self, out_dir: Path, name: str, classes: int, options: Any):
+    def __init__(
+        self,
+        out_dir: Path,
+        name: str,
+        classes: int,
+        options: Any,
+        instances: Instances | None = None,
+    ):
         self.name, self.classes, self.options = name, classes, options
+        self.instances = instances
         self.targets: dict[str, Path] = {"mask": out_dir / f"{name}{MASK_SUFFIX}"}
+        if instances is not None:
+            self.targets["labels"] = out_dir / f"{name}{LABELS_SUFFIX}"
         if options.probabilities:
             self.targets["prob"] = out_dir / f"{name}{PROB_SUFFIX}"
         if options.png:
@@ -108,9 +129,11 @@ class InputOutputs:
         frames, height, width = shape
         index_format = self.options.format == "index"
         layers = () if index_format or self.classes == 1 else (self.classes,)
-        probs_writer = None
+        probs_writer = labels_writer = None
         if "prob" in self.temps:
             probs_writer = tifffile.TiffWriter(self.temps["prob"])
+        if "labels" in self.temps:
+            labels_writer = tifffile.TiffWriter(self.temps["labels"])
 
         def masks() -> Iterator[np.ndarray]:
             for index, image, probs in results:
@@ -125,6 +148,8 @@ class InputOutputs:
                     probs_writer.write(
                         probs.astype(np.float16), contiguous=True, photometric="minisblack"
                     )
+                if labels_writer is not None:
+                    self._labels(labels_writer, index, present, probs)
                 on_frame()
                 yield mask
 
@@ -142,8 +167,29 @@ class InputOutputs:
                     metadata={"axes": "QYXS" if layers else "QYX"},
                 )
         finally:
-            if probs_writer is not None:
-                probs_writer.close()
+            for other in (probs_writer, labels_writer):
+                if other is not None:
+                    other.close()
+
+    def _labels(self, writer: Any, index: int, present: np.ndarray, probs: np.ndarray) -> None:
+        """One page of instance labels: compressed, no shape metadata, so the pages (all of
+        one size and type) read back as one (frames, H, W) series."""
+        assert self.instances is not None
+        labels = self.instances(present, probs)
+        if labels.size and int(labels.max()) > MAX_LABEL:
+            raise InputDataError(
+                [
+                    f"{self.name}: frame {index}: {int(labels.max())} objects, more than a "
+                    f"uint16 label image holds ({MAX_LABEL}); raise objects.min_size"
+                ]
+            )
+        writer.write(
+            labels.astype(np.uint16),
+            photometric="minisblack",
+            compression="zlib",
+            compressionargs={"level": 1},
+            metadata=None,
+        )
 
     def _per_frame(
         self, index: int, frames: int, image: np.ndarray, mask: np.ndarray, present: np.ndarray

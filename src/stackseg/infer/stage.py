@@ -11,6 +11,8 @@
       `infer.batch_size` through `predict.predict_frames` (frames over
       `infer.max_frame_pixels`: overlapping tiles, `tiles.predict_tiled`), thresholded at
       the card's threshold and written page by page (`outputs`), with a progress bar;
+      models of instance labels (the card's `output.instances`) also get instance labels
+      per frame (`stackseg.objects.instances`, params `objects:`);
    d. the sidecar, then every output of the input moved into place together.
    A bad input (damaged, wrong channels) is one line naming the file (and frame); nothing
    is written for it, the other inputs still run, and the command exits 3 at the end.
@@ -103,6 +105,17 @@ class Runner:
 
         return file_hash(str(self.files.keras))
 
+    @functools.cached_property
+    def instances(self) -> Any:
+        """(present, probs) -> instance labels for models of instance labels, else None."""
+        contract = self.card.output.instances
+        if contract is None:
+            return None
+        from stackseg.objects.instances import instances
+
+        objects, boundary = self.cfg.objects, contract.boundary_class
+        return lambda present, probs: instances(present, objects, probs, boundary)
+
     def one(self, path: Path) -> None:
         """Step 3 for one input; InputDataError if it is unusable (nothing written)."""
         prepare = self.cfg.prepare
@@ -126,7 +139,9 @@ class Runner:
                 )
             scaler = Scaler(reader.dtype, window)
             name = sources.output_name(path)
-            outputs = InputOutputs(self.options.out, name, len(self.card.classes), self.options)
+            outputs = InputOutputs(
+                self.options.out, name, len(self.card.classes), self.options, self.instances
+            )
             try:
                 shape = (reader.frames, reader.height, reader.width)
                 with progress(
@@ -183,6 +198,9 @@ class Runner:
             "threshold": self.card.output.threshold,
             "backend": self.backend.name,
             "mask_format": self.options.format,
+            "objects": (
+                self.cfg.objects.model_dump(mode="json") if self.instances is not None else None
+            ),
             "tiles": (
                 {"tile_size": infer.tile_size, "tile_overlap": infer.tile_overlap}
                 if self.tiled(reader)
@@ -198,6 +216,10 @@ def run(cfg: Config, options: Options, files: models.ModelFiles) -> list[Path]:
     paths = sources.find_inputs(options.inputs)
     sources.check_unique_names(paths)
     card = models.read_model_card(files)
+    if card.output.instances is not None:  # refused before the model is loaded
+        from stackseg.objects.instances import check_seeds
+
+        check_seeds(cfg.objects, card.output.instances.boundary_class, files.card)
     backend = models.load_backend(files, options.backend, options.threads, card)
     runner = Runner(cfg, options, files, card, backend)
     options.out.mkdir(parents=True, exist_ok=True)
