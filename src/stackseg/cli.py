@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "write a Markdown report comparing the workspace to a base revision"),
     "summary": ("summary", "print the test results: mean IoU vs baseline, per class, plots"),
     "infer": ("infer", "segment new images and TIFF stacks with a trained model"),
+    "serve": ("serve", "serve the model over HTTP (FastAPI): /predict, /predict/stack, /metrics"),
     "register": ("register", "register the model of this commit (gated) and assign a stage"),
     "models": ("models", "list registered model versions and stages with their metrics"),
     "select": ("select", "rank DVC experiments by a metric; --apply the best one"),
