@@ -98,6 +98,25 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     return build_trained(tmp_path_factory.mktemp("model") / "proj")
 
 
+@pytest.fixture(scope="session")
+def model_dir(trained, tmp_path_factory) -> Path:
+    """The session's trained model in a folder of its own, its ONNX export beside it:
+    model.keras + model.json + model.onnx (Keras 3's tf2onnx export), exported once (infer's
+    and serve's tests)."""
+    import numpy as np
+
+    from stackseg.models import load_model
+
+    folder = tmp_path_factory.mktemp("infer-model")
+    shutil.copy(trained.path("model"), folder / "model.keras")
+    shutil.copy(trained.path("model_card"), folder / "model.json")
+    model = load_model(folder / "model.keras")
+    # one call first: the export traces a built model
+    model.predict_on_batch(np.zeros((1, 48, 48, 1), np.float32))
+    model.export(str(folder / "model.onnx"), format="onnx", verbose=False)
+    return folder
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Groups for `pytest -n 2 --dist loadgroup` (make test): a worker takes whole groups.
 

@@ -1,10 +1,8 @@
-"""The session's trained model (tests/trained.py) in a folder of its own, with its ONNX
-export beside it (`model.keras`, `model.json`, `model.onnx`), and evaluate's own
-prediction path for comparisons."""
+"""The session's trained model with its ONNX export (`model_dir`, tests/conftest.py), and
+evaluate's own prediction path for comparisons."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +12,6 @@ import yaml
 from stackseg.contracts import read_card, read_manifest
 from stackseg.evaluate.io import read_image
 from stackseg.predict import predict_frames
-
-
-@pytest.fixture(scope="session")
-def model_dir(trained, tmp_path_factory) -> Path:
-    """model.keras + model.json + model.onnx (Keras 3's tf2onnx export), exported once."""
-    from stackseg.models import load_model
-
-    folder = tmp_path_factory.mktemp("infer-model")
-    shutil.copy(trained.path("model"), folder / "model.keras")
-    shutil.copy(trained.path("model_card"), folder / "model.json")
-    model = load_model(folder / "model.keras")
-    # one call first: the export traces a built model
-    model.predict_on_batch(np.zeros((1, 48, 48, 1), np.float32))
-    model.export(str(folder / "model.onnx"), format="onnx", verbose=False)
-    return folder
 
 
 @pytest.fixture(scope="session")

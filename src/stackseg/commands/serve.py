@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> None:
     models.read_model_card(files)  # fails here, with one line, rather than in each worker
     settings = Settings.for_files(Path(args.params).resolve(), _absolute(files))
     os.environ[ENV_VAR] = settings.to_env()
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's own lines are not JSON
 
     import uvicorn
 

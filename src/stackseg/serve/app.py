@@ -26,7 +26,7 @@ from stackseg.config import load_config
 from stackseg.errors import StacksegError
 from stackseg.serve import errors, routes
 from stackseg.serve.metrics import Metrics
-from stackseg.serve.middleware import RequestContext, Timeout
+from stackseg.serve.middleware import JsonBodyLimit, RequestContext, Timeout
 from stackseg.serve.predictor import Predictor
 from stackseg.serve.settings import Settings
 
@@ -55,7 +55,10 @@ async def _load(app: Any, settings: Settings) -> None:
     state = app.state
     try:
         state.predictor = await anyio.to_thread.run_sync(
-            Predictor.load, state.cfg, settings.model_files(state.cfg), state.pool,
+            Predictor.load,
+            state.cfg,
+            settings.model_files(state.cfg),
+            state.pool,
             abandon_on_cancel=True,
         )
     except StacksegError as exc:
@@ -70,7 +73,6 @@ def create_app(settings: Settings) -> Any:
     import os
 
     from fastapi import FastAPI
-    from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
     cfg = load_config(settings.params)
 
@@ -99,7 +101,7 @@ def create_app(settings: Settings) -> Any:
     routes.install(app)
     endpoints = {getattr(route, "path", "") for route in app.routes}
     # add_middleware wraps: the last added is the outermost
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=cfg.serve.max_body_bytes)
+    app.add_middleware(JsonBodyLimit, max_body_size=cfg.serve.max_body_bytes)
     app.add_middleware(Timeout, seconds=cfg.serve.timeout_s)
     app.add_middleware(RequestContext, metrics=app.state.metrics, endpoints=endpoints)
     return app

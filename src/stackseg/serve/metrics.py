@@ -42,11 +42,15 @@ class Metrics:
             registry=self.registry,
         )
         self.errors = Counter(
-            "stackseg_errors", "Requests answered with an error", ["endpoint", "error"],
+            "stackseg_errors",
+            "Requests answered with an error",
+            ["endpoint", "error"],
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "stackseg_requests_in_flight", "Requests being answered", ["endpoint"],
+            "stackseg_requests_in_flight",
+            "Requests being answered",
+            ["endpoint"],
             registry=self.registry,
         )
 

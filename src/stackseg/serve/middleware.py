@@ -6,9 +6,10 @@
    body, the query or the headers, so neither payloads nor the API key reach the log).
 2. `Timeout`: a request not answered within `serve.timeout_s` gets 504 (JSON error). Once
    the answer has started (a stack's mask streaming out) it is no longer cut short.
-3. Starlette's `RequestBodyLimitMiddleware` (added by the app): a body over
-   `serve.max_body_bytes` gets 413 as soon as its Content-Length or the bytes received so
-   far (chunked uploads) pass the limit, before the endpoint runs.
+3. `JsonBodyLimit`: Starlette's `RequestBodyLimitMiddleware`, whose 413 answer (plain
+   text) is rewritten as the API's JSON error: a body over `serve.max_body_bytes` gets 413
+   as soon as its Content-Length or the bytes received so far (chunked uploads) pass the
+   limit, before the endpoint runs.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class Timeout:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = False
+        # the routes stop their worker threads at the same deadline (between two frames)
+        scope.setdefault("state", {})["deadline"] = time.monotonic() + self.seconds
         with anyio.CancelScope(deadline=anyio.current_time() + self.seconds) as cancel:
 
             async def send_started(message: dict[str, Any]) -> None:
@@ -98,7 +101,9 @@ class Timeout:
                 if message["type"] == "http.response.start":
                     started = True
                     cancel.deadline = math.inf  # a started answer is not cut short
-                await send(message)
+                # shielded: an answer the app began (its own 504 included) is sent whole
+                with anyio.CancelScope(shield=True):
+                    await send(message)
 
             await self.app(scope, receive, send_started)
         if cancel.cancelled_caught and not started:
@@ -112,6 +117,41 @@ class Timeout:
                 }
             )
             await send({"type": "http.response.body", "body": content.encode()})
+
+
+class JsonBodyLimit:
+    def __init__(self, app: Any, max_body_size: int):
+        from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
+        self.limit = max_body_size
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        replacing = False
+
+        async def send_json(message: dict[str, Any]) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                types = [v for k, v in message.get("headers", []) if k.lower() == b"content-type"]
+                replacing = bool(types) and types[0].startswith(b"text/plain")
+            if not replacing:
+                return await send(message)
+            if message["type"] == "http.response.start":
+                return  # sent with the body, once its length is known
+            detail = f"the request body is over {self.limit} bytes (params serve.max_body_bytes)"
+            request_id = scope.get("state", {}).get("request_id")
+            content = json.dumps(body("too_large", detail, request_id)).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(content)),
+            ]
+            await send({"type": "http.response.start", "status": 413, "headers": headers})
+            await send({"type": "http.response.body", "body": content})
+            replacing = False
+
+        await self.app(scope, receive, send_json)
 
 
 class JsonFormatter(logging.Formatter):

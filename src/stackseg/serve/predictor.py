@@ -72,7 +72,20 @@ class Predictor:
             batch_size=cfg.infer.batch_size,
             show_progress=False,
         )
-        return cls(cfg, files, card, backend, options)
+        predictor = cls(cfg, files, card, backend, options)
+        predictor.warm_up()
+        return predictor
+
+    def warm_up(self) -> None:
+        """One tiny frame through the whole path: the first request pays no imports (the
+        preprocessing's package) and no backend initialisation."""
+        from stackseg.models.preprocessing import to_model_input
+        from stackseg.predict import predict_frames
+
+        side = self.card.input.size_multiple
+        frame = np.zeros((side, side, self.card.input.channels), np.uint8)
+        for _ in predict_frames(self.backend, [(0, frame)], to_model_input, side, 1):
+            pass
 
     def describe(self) -> dict[str, Any]:
         """GET /model: the card, where the model came from, and how it is run."""

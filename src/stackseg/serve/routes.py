@@ -90,12 +90,19 @@ def ready_predictor(request: Request) -> Predictor:
     return state.predictor
 
 
+def _deadline(request: Request) -> float:
+    """The Timeout middleware's deadline (time.monotonic) for this request."""
+    fallback = time.monotonic() + request.app.state.serve.timeout_s
+    return float(request.scope.get("state", {}).get("deadline", fallback))
+
+
 async def _in_thread(request: Request, work: Any) -> Any:
     try:
         return await anyio.to_thread.run_sync(work, limiter=request.app.state.limiter)
     except Expired:
         limit = request.app.state.serve.timeout_s
-        raise ApiError(504, "timeout", f"the request took over {limit:g} s") from None
+        detail = f"the request took over {limit:g} s (params serve.timeout_s)"
+        raise ApiError(504, "timeout", detail) from None
 
 
 def install(app: Any) -> None:
@@ -129,8 +136,10 @@ def install(app: Any) -> None:
                 "content": {
                     "image/png": {},
                     "image/tiff": {},
-                    "application/json": {"schema": Prediction.model_json_schema(),
-                                         "example": JSON_EXAMPLE},
+                    "application/json": {
+                        "schema": Prediction.model_json_schema(),
+                        "example": JSON_EXAMPLE,
+                    },
                 },
             },
             **IMAGE_ERRORS,
@@ -149,7 +158,7 @@ def install(app: Any) -> None:
                 422, "invalid_request", "probabilities=true needs format=tiff or format=json"
             )
         serve = request.app.state.serve
-        deadline = time.monotonic() + serve.timeout_s
+        deadline = _deadline(request)
         folder = uploads.temp_folder()
 
         def work() -> Any:
@@ -190,7 +199,7 @@ def install(app: Any) -> None:
         """Segment every frame of a stack, streamed: a few frames in memory at a time."""
         predictor = ready_predictor(request)
         serve = request.app.state.serve
-        deadline = time.monotonic() + serve.timeout_s
+        deadline = _deadline(request)
         folder = uploads.temp_folder()
 
         def work() -> Path:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import tempfile
 import warnings
 from pathlib import Path
@@ -84,6 +85,13 @@ def check_pixels(path: Path, limit: int) -> tuple[int, int, int]:
     kind = {".png": "png", ".jpg": "jpeg", ".tif": "tiff"}[path.suffix]
     if kind == "tiff":
         return _tiff_header(path, limit)
+    if kind == "png":  # the IHDR chunk, first after the signature: width, height
+        with path.open("rb") as file:
+            head = file.read(24)
+        if len(head) == 24 and head[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", head[16:24])
+            if width * height > limit:
+                raise _too_large(width, height, limit)
     from PIL import Image
 
     try:
@@ -92,7 +100,9 @@ def check_pixels(path: Path, limit: int) -> tuple[int, int, int]:
             with Image.open(path) as image:  # reads the header only
                 width, height = image.size
     except Image.DecompressionBombError as exc:  # PIL's own ceiling (about 179 M pixels)
-        raise ApiError(413, "too_many_pixels", f"{exc} (params serve.max_pixels: {limit})") from None
+        raise ApiError(
+            413, "too_many_pixels", f"{exc} (params serve.max_pixels: {limit})"
+        ) from None
     except Exception as exc:  # PIL raises several types for a broken header
         raise _damaged(kind, exc) from None
     if width * height > limit:
