@@ -47,8 +47,14 @@ def test_png_mask_equals_infer(client, inputs, expected, name):
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "image/png"
     served = imagecodecs.png_decode(answer.content)
-    mine = imagecodecs.png_decode((expected / f"channels/{stem}.masks/{stem}_f0000.png").read_bytes())
-    assert served.shape == mine.shape == (*imagecodecs.png_decode((inputs / "gray.png").read_bytes()).shape, 3)
+    mine = imagecodecs.png_decode(
+        (expected / f"channels/{stem}.masks/{stem}_f0000.png").read_bytes()
+    )
+    assert (
+        served.shape
+        == mine.shape
+        == (*imagecodecs.png_decode((inputs / "gray.png").read_bytes()).shape, 3)
+    )
     np.testing.assert_array_equal(served, mine)
     assert served.any()  # the trained model finds objects: the comparison is not of blanks
 
@@ -61,7 +67,9 @@ def test_tiff_and_probabilities_equal_infer(client, inputs, expected, card):
     probs = tifffile.imread(io.BytesIO(answer.content), series=1)
     # infer's stacks have one page per frame: (1, H, W, K) for a one-frame input
     np.testing.assert_array_equal(masks, tifffile.imread(expected / "channels/gray.mask.tif")[0])
-    np.testing.assert_array_equal(probs, tifffile.imread(expected / "channels/gray.prob.tif").reshape(probs.shape))
+    np.testing.assert_array_equal(
+        probs, tifffile.imread(expected / "channels/gray.prob.tif").reshape(probs.shape)
+    )
     assert masks.shape == (*probs.shape[:2], len(card.classes))
 
 
@@ -78,7 +86,9 @@ def test_json_fractions_rle_and_probabilities(client, inputs, expected, card):
         assert body["fractions"][name] == pytest.approx(masks[..., k].mean())
     prob = body["probabilities"]
     raw = np.frombuffer(base64.b64decode(prob["data"]), "<f2").reshape(prob["shape"])
-    np.testing.assert_array_equal(raw, tifffile.imread(expected / "channels/gray.prob.tif").reshape(raw.shape))
+    np.testing.assert_array_equal(
+        raw, tifffile.imread(expected / "channels/gray.prob.tif").reshape(raw.shape)
+    )
 
 
 def test_rle_round_trips_and_starts_with_background():

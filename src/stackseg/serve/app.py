@@ -65,7 +65,7 @@ async def _load(app: Any, settings: Settings) -> None:
         state.load_error = "; ".join(exc.problems)
         log.error("the model did not load: %s", state.load_error)
         return
-    log.info("model loaded", extra={"path": str(state.predictor.files.keras)})
+    log.info("model loaded: %s", state.predictor.files.keras.name)
 
 
 def create_app(settings: Settings) -> Any:
