@@ -131,7 +131,7 @@ class JsonBodyLimit:
             return await self.app(scope, receive, send)
         replacing = False
 
-        async def send_json(message: dict[str, Any]) -> None:
+        async def send_json(message: Any) -> None:
             nonlocal replacing
             if message["type"] == "http.response.start" and message["status"] == 413:
                 types = [v for k, v in message.get("headers", []) if k.lower() == b"content-type"]

@@ -77,10 +77,10 @@ class Predictor:
         return predictor
 
     def warm_up(self) -> None:
-        """One tiny frame through the whole path: the first request pays no imports (the
-        preprocessing's package) and no backend initialisation."""
-        from stackseg.models.preprocessing import to_model_input
+        """One tiny frame through the backend: the first request pays for no lazy
+        initialisation (memory arenas, kernels chosen on the first run)."""
         from stackseg.predict import predict_frames
+        from stackseg.preprocessing import to_model_input
 
         side = self.card.input.size_multiple
         frame = np.zeros((side, side, self.card.input.channels), np.uint8)
