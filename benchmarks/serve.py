@@ -1,0 +1,222 @@
+"""`stackseg serve` latency and throughput: in process against HTTP /predict.
+
+    .venv/bin/python benchmarks/serve.py [--model models/model.keras] [--size 128]
+        [--requests 160] [--clients 8] [--work DIR]
+
+In one run, on this machine:
+
+1. Copies the model and its card to a scratch folder and exports the ONNX file beside it
+   (benchmarks/infer.py's `export`), and writes 8 `--size`^2 PNG frames (smooth random
+   structures) in the model's channels.
+2. In process: `stackseg.serve.predictor.Predictor` (the server's own object, loaded with
+   the server's thread settings) segments each PNG file and encodes the PNG mask, one
+   after another: the work of /predict without HTTP. `--requests` timed calls after 8
+   warm-ups; p50 and p99 of the per-image latency, throughput.
+3. HTTP: `stackseg serve` (uvicorn, 1 worker, params.yaml's `serve:` threads) on a free
+   port of 127.0.0.1; `--requests` POST /predict calls (multipart upload, PNG mask back)
+   from 1 client, then from `--clients` concurrent clients (threads with a keep-alive
+   httpx client each), after warm-ups; p50/p99 latency and throughput of each.
+4. Ratios against the targets: HTTP p50 at 1 client <= 1.2x the in-process p50; at
+   `--clients` clients p99 <= 3x their p50 and throughput >= 1.5x the 1-client throughput.
+
+The clients run on the same machine (they share its cores with the server). Writes the
+figures to docs/benchmarks/serve.md (benchmarks/_figures.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _figures import write_figures  # noqa: E402
+from infer import export  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGETS = {"http_over_inprocess": 1.2, "p99_over_p50": 3.0, "throughput_gain": 1.5}
+
+
+def write_frames(folder: Path, count: int, size: int, channels: int) -> list[Path]:
+    import cv2
+    import imagecodecs
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(count):
+        coarse = rng.random((size // 16, size // 16, channels)).astype(np.float32)
+        frame = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+        frame = np.clip(frame * 255, 0, 255).astype(np.uint8).reshape(size, size, channels)
+        path = folder / f"frame{index}.png"
+        path.write_bytes(bytes(imagecodecs.png_encode(frame if channels == 3 else frame[..., 0])))
+        paths.append(path)
+    return paths
+
+
+def summary(seconds: list[float], wall: float) -> dict[str, float]:
+    return {
+        "p50": 1000 * float(np.percentile(seconds, 50)),
+        "p99": 1000 * float(np.percentile(seconds, 99)),
+        "throughput": len(seconds) / wall,
+    }
+
+
+def in_process(keras_path: Path, frames: list[Path], requests: int) -> dict[str, float]:
+    from stackseg.config import load_config
+    from stackseg.infer.model import beside
+    from stackseg.serve import encode
+    from stackseg.serve.app import pool_size
+    from stackseg.serve.predictor import Predictor
+
+    cfg = load_config(ROOT / "params.yaml")
+    predictor = Predictor.load(cfg, beside(keras_path), pool_size(cfg.serve.threads))
+    threshold = predictor.card.output.threshold
+
+    def one(path: Path) -> None:
+        encode.png(predictor.frame(path, time.monotonic() + 60), threshold)
+
+    for path in frames:
+        one(path)
+    times = []
+    start = time.perf_counter()
+    for index in range(requests):
+        began = time.perf_counter()
+        one(frames[index % len(frames)])
+        times.append(time.perf_counter() - began)
+    return summary(times, time.perf_counter() - start)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(keras_path: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = free_port()
+    command = [str(BIN / "stackseg"), "serve", "--params", str(ROOT / "params.yaml")]
+    command += ["--model", str(keras_path), "--port", str(port), "--workers", "1"]
+    env = {k: v for k, v in os.environ.items() if k != "STACKSEG_API_KEY"}
+    proc = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    end = time.monotonic() + 120
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"the server did not get ready:\n{log.read_text()[-2000:]}")
+
+
+def over_http(url: str, frames: list[Path], requests: int, clients: int) -> dict[str, float]:
+    import httpx
+
+    bodies = [path.read_bytes() for path in frames]
+
+    def client(number: int) -> list[float]:
+        times = []
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for turn in range(number, requests, clients):
+                data = bodies[turn % len(bodies)]
+                began = time.perf_counter()
+                answer = http.post("/predict", files={"file": ("f.png", data)})
+                times.append(time.perf_counter() - began)
+                answer.raise_for_status()
+        return times
+
+    with ThreadPoolExecutor(clients) as pool:  # warm-up: every client's connection
+        list(pool.map(client, range(clients)))
+        start = time.perf_counter()
+        found = list(pool.map(client, range(clients)))
+        wall = time.perf_counter() - start
+    return summary([t for times in found for t in times], wall)
+
+
+def markdown(args, results: dict[str, dict[str, float]], load: float) -> str:
+    base, one, many = results["in process"], results["HTTP, 1 client"], results["HTTP, many"]
+    ratios = [
+        ("HTTP p50 at 1 client / in-process p50", one["p50"] / base["p50"], "≤ 1.2"),
+        (f"p99 / p50 at {args.clients} clients", many["p99"] / many["p50"], "≤ 3"),
+        (
+            f"throughput at {args.clients} clients / at 1 client",
+            many["throughput"] / one["throughput"],
+            "≥ 1.5",
+        ),
+    ]
+    labels = {"HTTP, many": f"HTTP /predict, {args.clients} clients"}
+    lines = [
+        f"POST /predict of one {args.size}² PNG frame (PNG mask back), {args.requests} timed "
+        "requests per row, against the same work in process (`Predictor.frame` + the PNG "
+        f"encoding, one call after another). Load average (1 min) when the run began: {load:.1f} "
+        "(other jobs on the machine take cores from both the server and the clients).",
+        "",
+        "| | p50 (ms) | p99 (ms) | images/s |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, row in results.items():
+        name = labels.get(label, label.replace("HTTP", "HTTP /predict"))
+        lines.append(f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['throughput']:.1f} |")
+    lines += ["", "| ratio | measured | target |", "|---|---:|---:|"]
+    lines += [f"| {label} | {value:.2f} | {target} |" for label, value, target in ratios]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models/model.keras")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--requests", type=int, default=160)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="stackseg-serve-bench-", dir=args.work))
+    proc = None
+    try:
+        from stackseg.contracts import read_card
+
+        keras_path = export(args.model.resolve(), work)
+        channels = read_card(work / "model.json").input.channels
+        frames = write_frames(work, 8, args.size, channels)
+        load = os.getloadavg()[0]
+        results = {"in process": in_process(keras_path, frames, args.requests)}
+        proc, url = start_server(keras_path, work / "server.log")
+        results["HTTP, 1 client"] = over_http(url, frames, args.requests, 1)
+        results["HTTP, many"] = over_http(url, frames, args.requests, args.clients)
+        for label, row in results.items():
+            print(
+                f"{label:16s} p50 {row['p50']:7.1f} ms  p99 {row['p99']:7.1f} ms  "
+                f"{row['throughput']:6.1f} images/s",
+                flush=True,
+            )
+        text = markdown(args, results, load)
+        print(text.split("| ratio", 1)[1])
+        write_figures("serve", text)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

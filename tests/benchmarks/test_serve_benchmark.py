@@ -1,0 +1,35 @@
+"""benchmarks/serve.py's figures: the tables hold the numbers and ratios they are given (the
+script itself is run by hand: it starts a server and sends hundreds of requests)."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+
+from tests.benchmarks.test_figures import load
+
+
+def test_serve_markdown_holds_latencies_and_ratios():
+    bench = load("serve")
+    args = Namespace(size=128, requests=160, clients=8)
+    results = {
+        "in process": {"p50": 50.0, "p99": 80.0, "throughput": 18.0},
+        "HTTP, 1 client": {"p50": 55.0, "p99": 90.0, "throughput": 16.0},
+        "HTTP, many": {"p50": 200.0, "p99": 500.0, "throughput": 32.0},
+    }
+    text = bench.markdown(args, results, load=1.25).splitlines()
+    assert "one 128² PNG frame" in text[0] and "160 timed" in text[0] and "1.2" in text[0]
+    assert text[4] == "| in process | 50.0 | 80.0 | 18.0 |"
+    assert text[5] == "| HTTP /predict, 1 client | 55.0 | 90.0 | 16.0 |"
+    assert text[6] == "| HTTP /predict, 8 clients | 200.0 | 500.0 | 32.0 |"
+    assert text[-3:] == [
+        "| HTTP p50 at 1 client / in-process p50 | 1.10 | ≤ 1.2 |",
+        "| p99 / p50 at 8 clients | 2.50 | ≤ 3 |",
+        "| throughput at 8 clients / at 1 client | 2.00 | ≥ 1.5 |",
+    ]
+
+
+def test_serve_figures_are_included_in_the_docs():
+    from tests.conftest import ROOT
+
+    assert '--8<-- "benchmarks/serve.md"' in (ROOT / "docs/serving.md").read_text()
+    assert (ROOT / "docs/benchmarks/serve.md").is_file()
