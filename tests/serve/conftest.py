@@ -110,6 +110,18 @@ def bomb_png(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def bomb_jpeg(width: int, height: int) -> bytes:
+    """A real small JPEG whose frame header (SOF0) is rewritten to declare width x height."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", np.zeros((8, 8), np.uint8))
+    assert ok
+    data = bytearray(data.tobytes())
+    sof = data.index(b"\xff\xc0")  # marker, length (2), precision (1), height, width
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
 def infer_outputs(model_dir: Path, params: Path, inputs: list[Path], out: Path, **options):
     """`stackseg infer` (its stage, in process) on `inputs`, the model of `model_dir`."""
     cfg = load_config(params)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from stackseg.serve.middleware import JsonFormatter
 from tests.serve.conftest import (
+    bomb_jpeg,
     bomb_png,
     bomb_tiff,
     make_app,
@@ -82,10 +83,20 @@ def test_a_model_that_fails_to_load_says_why(model_dir, serve_params, tmp_path):
         ),
         (bomb_tiff(60000, 60000), 413, "too_many_pixels", ["60000 x 60000"]),
         (bomb_png(60000, 60000), 413, "too_many_pixels", ["60000 x 60000"]),
+        (bomb_jpeg(9000, 9000), 413, "too_many_pixels", ["9000 x 9000", "serve.max_pixels"]),
         (png_bytes(np.zeros((32, 32, 3), np.uint8)), 422, "invalid_input", ["RGB", "1-channel"]),
         (tiff_bytes(np.zeros((3, 32, 32), np.uint8)), 422, "invalid_input", ["/predict/stack"]),
     ],
-    ids=["text", "damaged-png", "truncated-tiff", "tiff-bomb", "png-bomb", "rgb", "stack"],
+    ids=[
+        "text",
+        "damaged-png",
+        "truncated-tiff",
+        "tiff-bomb",
+        "png-bomb",
+        "jpeg-bomb",
+        "rgb",
+        "stack",
+    ],
 )
 def test_bad_uploads(client, data, status, error, words):
     assert len(data) < 10_000

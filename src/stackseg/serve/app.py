@@ -108,5 +108,9 @@ def create_app(settings: Settings) -> Any:
 
 
 def app_from_env() -> Any:
-    """uvicorn's factory in each worker process: the settings `stackseg serve` exported."""
+    """uvicorn's factory in each worker process: the settings `stackseg serve` exported, and
+    its JSON logs (a worker process started by `--workers N` inherits no logging setup)."""
+    from stackseg.serve.middleware import configure_logging
+
+    configure_logging()
     return create_app(Settings.from_env())
