@@ -166,8 +166,9 @@ def markdown(args, results: dict[str, dict[str, float]], load: float) -> str:
     labels = {"HTTP, many": f"HTTP /predict, {args.clients} clients"}
     lines = [
         f"POST /predict of one {args.size}² PNG frame (PNG mask back), {args.requests} timed "
-        "requests per row, against the same work in process (`Predictor.frame` + the PNG "
-        f"encoding, one call after another). Load average (1 min) when the run began: {load:.1f} "
+        "requests per row (the rows take turns, 8 rounds of 1/8 each), against the same work "
+        "in process (`Predictor.frame` + the PNG encoding, one call after another). "
+        f"Load average (1 min) when the run began: {load:.1f} "
         "(other jobs on the machine take cores from both the server and the clients).",
         "",
         "| | p50 (ms) | p99 (ms) | images/s |",
