@@ -42,3 +42,18 @@ def test_a_missing_model_or_a_bad_port_is_one_line(tmp_path, capsys):
     assert main(["serve", "--params", str(params), "--port", "70000"]) == 2
     assert "--port: expected 0 to 65535" in capsys.readouterr().err
     assert main(["serve", "--params", str(params), "--workers", "0"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("repo", "shown"),
+    [
+        ("https://user:ghp_token@github.com/org/project", "https://github.com/org/project"),
+        ("https://github.com/org/project", "https://github.com/org/project"),
+        ("git@github.com:org/project", "git@github.com:org/project"),
+        (None, None),
+    ],
+)
+def test_the_model_endpoint_shows_no_credentials_of_the_registry_url(repo, shown):
+    from stackseg.serve.predictor import _without_credentials
+
+    assert _without_credentials(repo) == shown

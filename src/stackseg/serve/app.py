@@ -41,7 +41,8 @@ Segments images and TIFF stacks with the stackseg model this server loaded at st
     curl -F file=@stack.tif http://127.0.0.1:8000/predict/stack -o stack.mask.tif
 
 Errors are JSON: `{"error": code, "detail": what is wrong, "request_id": id}`. With an
-API key configured, send it as `X-API-Key` (GET /health and /ready stay open).
+API key configured, send it as `X-API-Key` (GET /health, /ready, /metrics and these docs
+stay open).
 """
 
 
@@ -64,6 +65,10 @@ async def _load(app: Any, settings: Settings) -> None:
     except StacksegError as exc:
         state.load_error = "; ".join(exc.problems)
         log.error("the model did not load: %s", state.load_error)
+        return
+    except Exception as exc:  # the warm-up call, a backend's own error types
+        state.load_error = f"{type(exc).__name__}: {exc}"
+        log.exception("the model did not load: %s", state.load_error)
         return
     log.info("model loaded: %s", state.predictor.files.keras.name)
 

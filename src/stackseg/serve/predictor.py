@@ -52,6 +52,18 @@ def backend_threads(cfg: Config, pool: int) -> int:
     return cfg.infer.threads or max(1, usable_cores() // max(1, pool))
 
 
+def _without_credentials(repo: str | None) -> str | None:
+    """A registry URL without its user:token@ part (a clone URL may carry a token)."""
+    if repo is None or "@" not in repo:
+        return repo
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(repo)
+    if not parts.scheme:  # git@host:org/repo: the user is no secret
+        return repo
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 @dataclass
 class Predictor:
     cfg: Config
@@ -91,7 +103,11 @@ class Predictor:
         """GET /model: the card, where the model came from, and how it is run."""
         return {
             "card": self.card.model_dump(mode="json"),
-            "origin": {"keras": self.files.keras.name, **self.files.origin},
+            "origin": {
+                "keras": self.files.keras.name,
+                **self.files.origin,
+                "repo": _without_credentials(self.files.origin.get("repo")),
+            },
             "backend": self.backend.name,
             "classes": list(self.card.classes),
             "threshold": self.card.output.threshold,
