@@ -10,7 +10,9 @@
   temporary file written page by page; `format=channels` (default) or `index`.
 
 Inference runs in worker threads under the app's CapacityLimiter; the upload is spooled
-to a private temporary folder that is removed when the answer has been sent.
+to a private temporary folder that is removed when the answer has been sent. The other
+endpoints and the key check are `async`: they do not block, and FastAPI would otherwise
+run each in a thread of AnyIO's default pool, a thread hop per call.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ JSON_EXAMPLE = {
 UPLOAD = File(description="the image: PNG, JPEG or TIFF (judged by its content)")
 
 
-def check_key(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> None:
+async def check_key(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> None:
     """401 unless the server has no key or `X-API-Key` equals it (constant time)."""
     expected = request.app.state.api_key
     if expected is None:
@@ -109,20 +111,20 @@ def install(app: Any) -> None:
     keyed = [Depends(check_key)]
 
     @app.get("/health", tags=["status"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/ready", tags=["status"], responses=_errors(503))
-    def ready(request: Request) -> dict[str, str]:
+    async def ready(request: Request) -> dict[str, str]:
         ready_predictor(request)
         return {"status": "ready"}
 
     @app.get("/model", tags=["status"], dependencies=keyed, responses=_errors(401, 503))
-    def model(request: Request) -> dict[str, Any]:
+    async def model(request: Request) -> dict[str, Any]:
         return ready_predictor(request).describe()
 
     @app.get("/metrics", tags=["status"], response_class=Response)
-    def metrics(request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
         return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.post(
@@ -162,9 +164,12 @@ def install(app: Any) -> None:
         folder = uploads.temp_folder()
 
         def work() -> Any:
-            path = uploads.spool(file.file, folder)
-            uploads.check_pixels(path, serve.max_pixels)
-            probs = predictor.frame(path, deadline)
+            try:
+                path = uploads.spool(file.file, folder)
+                uploads.check_pixels(path, serve.max_pixels)
+                probs = predictor.frame(path, deadline)
+            finally:  # here, in the worker thread: file system calls block
+                shutil.rmtree(folder, ignore_errors=True)
             threshold = predictor.card.output.threshold
             if format == "json":
                 classes = list(predictor.card.classes)
@@ -173,10 +178,7 @@ def install(app: Any) -> None:
                 return encode.tiff(probs, threshold, probabilities)
             return encode.png(probs, threshold)
 
-        try:
-            content = await _in_thread(request, work)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        content = await _in_thread(request, work)
         if format == "json":
             return JSONResponse(content)
         return Response(content, media_type=encode.MEDIA_TYPES[format])
@@ -203,13 +205,17 @@ def install(app: Any) -> None:
         folder = uploads.temp_folder()
 
         def work() -> Path:
-            path = uploads.spool(file.file, folder)
-            uploads.check_pixels(path, serve.max_pixels)
-            return predictor.stack(path, format, deadline)
+            try:
+                path = uploads.spool(file.file, folder)
+                uploads.check_pixels(path, serve.max_pixels)
+                return predictor.stack(path, format, deadline)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
 
         try:
             mask = await _in_thread(request, work)
-        except BaseException:
+        except BaseException:  # cancelled (timeout) after the thread wrote the mask
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return FileResponse(
