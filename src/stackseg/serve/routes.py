@@ -161,14 +161,14 @@ def install(app: Any) -> None:
             )
         serve = request.app.state.serve
         deadline = _deadline(request)
-        folder = uploads.temp_folder()
 
         def work() -> Any:
+            folder = uploads.temp_folder()  # in the worker thread: file system calls block
             try:
                 path = uploads.spool(file.file, folder)
                 uploads.check_pixels(path, serve.max_pixels)
                 probs = predictor.frame(path, deadline)
-            finally:  # here, in the worker thread: file system calls block
+            finally:
                 shutil.rmtree(folder, ignore_errors=True)
             threshold = predictor.card.output.threshold
             if format == "json":
@@ -202,22 +202,25 @@ def install(app: Any) -> None:
         predictor = ready_predictor(request)
         serve = request.app.state.serve
         deadline = _deadline(request)
-        folder = uploads.temp_folder()
+        folders: list[Path] = []
 
         def work() -> Path:
+            folders.append(uploads.temp_folder())  # in the worker thread, as below
             try:
-                path = uploads.spool(file.file, folder)
+                path = uploads.spool(file.file, folders[0])
                 uploads.check_pixels(path, serve.max_pixels)
                 return predictor.stack(path, format, deadline)
             except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(folders[0], ignore_errors=True)
                 raise
 
         try:
             mask = await _in_thread(request, work)
         except BaseException:  # cancelled (timeout) after the thread wrote the mask
-            shutil.rmtree(folder, ignore_errors=True)
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
             raise
+        folder = folders[0]
         return FileResponse(
             mask,
             media_type="image/tiff",
