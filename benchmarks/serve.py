@@ -1,13 +1,13 @@
 """`stackseg serve` latency and throughput: in process against HTTP /predict.
 
-    .venv/bin/python benchmarks/serve.py [--model models/model.keras] [--size 128]
+    .venv/bin/python benchmarks/serve.py [--model models/model.keras] [--sizes 128 256]
         [--requests 160] [--clients 8] [--work DIR]
 
 In one run, on this machine:
 
 1. Copies the model and its card to a scratch folder and exports the ONNX file beside it
-   (benchmarks/infer.py's `export`), and writes 8 `--size`^2 PNG frames (smooth random
-   structures) in the model's channels.
+   (benchmarks/infer.py's `export`); for each of `--sizes`, 8 PNG frames of that size
+   (smooth random structures) in the model's channels, and steps 2-4 on them.
 2. In process: `stackseg.serve.predictor.Predictor` (the server's own object, loaded with
    the server's thread settings) segments each PNG file and encodes the PNG mask, one
    after another: the work of /predict without HTTP.
@@ -152,24 +152,21 @@ def over_http(url: str, frames: list[Path], clients: int):
     return block
 
 
-def markdown(args, results: dict[str, dict[str, float]], load: float) -> str:
+def table(size: int, clients: int, results: dict[str, dict[str, float]]) -> list[str]:
+    """The latency table and the ratios against the targets for one frame size."""
     base, one, many = results["in process"], results["HTTP, 1 client"], results["HTTP, many"]
     ratios = [
         ("HTTP p50 at 1 client / in-process p50", one["p50"] / base["p50"], "≤ 1.2"),
-        (f"p99 / p50 at {args.clients} clients", many["p99"] / many["p50"], "≤ 3"),
+        (f"p99 / p50 at {clients} clients", many["p99"] / many["p50"], "≤ 3"),
         (
-            f"throughput at {args.clients} clients / at 1 client",
+            f"throughput at {clients} clients / at 1 client",
             many["throughput"] / one["throughput"],
             "≥ 1.5",
         ),
     ]
-    labels = {"HTTP, many": f"HTTP /predict, {args.clients} clients"}
+    labels = {"HTTP, many": f"HTTP /predict, {clients} clients"}
     lines = [
-        f"POST /predict of one {args.size}² PNG frame (PNG mask back), {args.requests} timed "
-        "requests per row (the rows take turns, 8 rounds of 1/8 each), against the same work "
-        "in process (`Predictor.frame` + the PNG encoding, one call after another). "
-        f"Load average (1 min) when the run began: {load:.1f} "
-        "(other jobs on the machine take cores from both the server and the clients).",
+        f"**{size}² frames**",
         "",
         "| | p50 (ms) | p99 (ms) | images/s |",
         "|---|---:|---:|---:|",
@@ -179,13 +176,50 @@ def markdown(args, results: dict[str, dict[str, float]], load: float) -> str:
         lines.append(f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['throughput']:.1f} |")
     lines += ["", "| ratio | measured | target |", "|---|---:|---:|"]
     lines += [f"| {label} | {value:.2f} | {target} |" for label, value, target in ratios]
-    return "\n".join(lines) + "\n"
+    return [*lines, ""]
+
+
+def markdown(args, by_size: dict[int, dict[str, dict[str, float]]], load: float) -> str:
+    lines = [
+        "POST /predict of one PNG frame (PNG mask back), "
+        f"{args.requests} timed requests per row (the rows take turns, 8 rounds of 1/8 each), "
+        "against the same work in process (`Predictor.frame` + the PNG encoding, one call "
+        "after another). HTTP costs a few milliseconds per request whatever the frame, so "
+        "its share is largest for small frames. Load average (1 min) when the run began: "
+        f"{load:.1f} (other jobs on the machine take cores from both the server and the "
+        "clients).",
+        "",
+    ]
+    for size, results in by_size.items():
+        lines += table(size, args.clients, results)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def measure(args, keras_path: Path, url: str, frames: list[Path]) -> dict[str, dict[str, float]]:
+    """In process, 1 client, `--clients` clients, taking turns (see the module docstring)."""
+    blocks = {
+        "in process": in_process(keras_path, frames),
+        "HTTP, 1 client": over_http(url, frames, 1),
+        "HTTP, many": over_http(url, frames, args.clients),
+    }
+    for block in blocks.values():  # warm-up: connections, first calls
+        block(2 * args.clients, 0)
+    # a round of each at a time: the load of other jobs on the machine falls on all alike
+    times: dict[str, list[float]] = {label: [] for label in blocks}
+    walls = dict.fromkeys(blocks, 0.0)
+    per_round = max(args.clients, args.requests // ROUNDS)
+    for turn in range(ROUNDS):
+        for label, block in blocks.items():
+            found, wall = block(per_round, turn * per_round)
+            times[label] += found
+            walls[label] += wall
+    return {label: summary(times[label], walls[label]) for label in blocks}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models/model.keras")
-    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--requests", type=int, default=160)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--work", type=Path, default=None)
@@ -197,35 +231,22 @@ def main() -> None:
 
         keras_path = export(args.model.resolve(), work)
         channels = read_card(work / "model.json").input.channels
-        frames = write_frames(work, 8, args.size, channels)
         load = os.getloadavg()[0]
         proc, url = start_server(keras_path, work / "server.log")
-        blocks = {
-            "in process": in_process(keras_path, frames),
-            "HTTP, 1 client": over_http(url, frames, 1),
-            "HTTP, many": over_http(url, frames, args.clients),
-        }
-        for block in blocks.values():  # warm-up: connections, first calls
-            block(2 * args.clients, 0)
-        # the three take turns, a round of each at a time, so that the load of other jobs on
-        # the machine falls on all three alike
-        times: dict[str, list[float]] = {label: [] for label in blocks}
-        walls = dict.fromkeys(blocks, 0.0)
-        per_round = max(args.clients, args.requests // ROUNDS)
-        for turn in range(ROUNDS):
-            for label, block in blocks.items():
-                found, wall = block(per_round, turn * per_round)
-                times[label] += found
-                walls[label] += wall
-        results = {label: summary(times[label], walls[label]) for label in blocks}
-        for label, row in results.items():
-            print(
-                f"{label:16s} p50 {row['p50']:7.1f} ms  p99 {row['p99']:7.1f} ms  "
-                f"{row['throughput']:6.1f} images/s",
-                flush=True,
-            )
-        text = markdown(args, results, load)
-        print(text.split("| ratio", 1)[1])
+        by_size = {}
+        for size in args.sizes:
+            folder = work / f"frames-{size}"
+            folder.mkdir()
+            frames = write_frames(folder, 8, size, channels)
+            by_size[size] = measure(args, keras_path, url, frames)
+            for label, row in by_size[size].items():
+                print(
+                    f"{size:4d}² {label:16s} p50 {row['p50']:7.1f} ms  p99 {row['p99']:7.1f} ms"
+                    f"  {row['throughput']:6.1f} images/s",
+                    flush=True,
+                )
+        text = markdown(args, by_size, load)
+        print(text)
         write_figures("serve", text)
     finally:
         if proc is not None:

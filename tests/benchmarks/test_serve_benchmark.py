@@ -8,24 +8,31 @@ from argparse import Namespace
 from tests.benchmarks.test_figures import load
 
 
-def test_serve_markdown_holds_latencies_and_ratios():
+def test_serve_markdown_holds_latencies_and_ratios_per_size():
     bench = load("serve")
-    args = Namespace(size=128, requests=160, clients=8)
+    args = Namespace(requests=160, clients=8)
     results = {
         "in process": {"p50": 50.0, "p99": 80.0, "throughput": 18.0},
         "HTTP, 1 client": {"p50": 55.0, "p99": 90.0, "throughput": 16.0},
         "HTTP, many": {"p50": 200.0, "p99": 500.0, "throughput": 32.0},
     }
-    text = bench.markdown(args, results, load=1.25).splitlines()
-    assert "one 128² PNG frame" in text[0] and "160 timed" in text[0] and "1.2" in text[0]
-    assert text[4] == "| in process | 50.0 | 80.0 | 18.0 |"
-    assert text[5] == "| HTTP /predict, 1 client | 55.0 | 90.0 | 16.0 |"
-    assert text[6] == "| HTTP /predict, 8 clients | 200.0 | 500.0 | 32.0 |"
-    assert text[-3:] == [
+    slow = {label: {k: 2 * v for k, v in row.items()} for label, row in results.items()}
+    text = bench.markdown(args, {128: results, 256: slow}, load=1.25).splitlines()
+    assert "160 timed" in text[0] and "Load average (1 min) when the run began: 1.2" in text[0]
+    first = text.index("**128² frames**")
+    assert text[first + 4 : first + 7] == [
+        "| in process | 50.0 | 80.0 | 18.0 |",
+        "| HTTP /predict, 1 client | 55.0 | 90.0 | 16.0 |",
+        "| HTTP /predict, 8 clients | 200.0 | 500.0 | 32.0 |",
+    ]
+    assert text[first + 10 : first + 13] == [
         "| HTTP p50 at 1 client / in-process p50 | 1.10 | ≤ 1.2 |",
         "| p99 / p50 at 8 clients | 2.50 | ≤ 3 |",
         "| throughput at 8 clients / at 1 client | 2.00 | ≥ 1.5 |",
     ]
+    second = text.index("**256² frames**")
+    assert text[second + 4] == "| in process | 100.0 | 160.0 | 36.0 |"
+    assert text[-1] == "| throughput at 8 clients / at 1 client | 2.00 | ≥ 1.5 |"
 
 
 def test_serve_figures_are_included_in_the_docs():
