@@ -68,7 +68,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /srv/stackseg
 COPY params.yaml ./
 
-USER stackseg
+# numeric: Kubernetes' runAsNonRoot can verify a uid, not a name
+USER 10001:10001
 EXPOSE 8000
 # /ready answers 200 once the model is loaded, 503 before: python's urllib, no curl in the
 # image (urlopen raises on 503 or a refused connection, so the check exits non-zero). The
