@@ -67,6 +67,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 # rule). The registry image is run with a clone of the project mounted over it.
 WORKDIR /srv/stackseg
 COPY params.yaml ./
+# the fetched-model cache (params paths.model_cache, .stackseg/models) when the registry is a
+# git URL (`--repo`) rather than a mounted clone: the only folder the server writes here
+RUN mkdir -p .stackseg && chown 10001:10001 .stackseg
 
 # numeric: Kubernetes' runAsNonRoot can verify a uid, not a name
 USER 10001:10001
