@@ -41,7 +41,9 @@ def test_api_builds_the_dockerfiles_baked_target_beside_minio(compose, api):
 
 
 def test_api_publishes_the_exposed_port(api):
-    exposed = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("EXPOSE")]
+    exposed = [
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("EXPOSE")
+    ]
     assert exposed == ["EXPOSE 8000"]
     assert api["ports"] == ["127.0.0.1:8000:8000"]
 

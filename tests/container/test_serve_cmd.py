@@ -16,7 +16,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
@@ -84,7 +83,9 @@ def test_the_image_command_serves_the_model_outside_docker(model_dir, tmp_path):
                     break
             except OSError:
                 pass  # not listening yet
-            assert time.monotonic() < deadline, f"not ready in {READY_WITHIN_S} s:\n{log.read_text()}"
+            assert time.monotonic() < deadline, (
+                f"not ready in {READY_WITHIN_S} s:\n{log.read_text()}"
+            )
             time.sleep(0.2)
 
         # the container's HEALTHCHECK, as written (port 8000 -> this run's port); it sends no
