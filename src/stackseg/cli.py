@@ -12,6 +12,7 @@ Errors still show, and a TF_CPP_MIN_LOG_LEVEL the user set is kept.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import logging
@@ -140,10 +141,9 @@ def _die_with_dvc() -> None:
     import ctypes
 
     pr_set_pdeathsig = 1
-    try:
+    # no prctl in this libc: the thread below alone
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # no prctl in this libc: the thread below alone
-        pass
     shell = os.getppid()
     dvc = _shell_parent(shell)
     if dvc is None:

@@ -54,6 +54,6 @@ def check_channels(model: Any, manifest: Manifest, cfg: Config) -> None:
 
 def preprocess_function() -> Callable:
     """The training pipeline's own uint8 -> model input function."""
-    from stackseg.models import to_model_input
+    from stackseg.preprocessing import to_model_input
 
     return to_model_input

@@ -66,7 +66,7 @@ def write_params(params_file: Path, **infer) -> Path:
 def evaluate_probabilities(keras_model, card, images: list[np.ndarray]) -> list[np.ndarray]:
     """What evaluate computes for these frames: predict.predict_frames with the Keras model
     on the 8-bit images (its batch size), training's preprocessing."""
-    from stackseg.models.preprocessing import to_model_input
+    from stackseg.preprocessing import to_model_input
 
     results = predict_frames(
         keras_model, enumerate(images), to_model_input, card.input.size_multiple, 16

@@ -15,7 +15,7 @@ from tests.infer.conftest import prepared_image
 def test_onnx_and_keras_backends_agree_within_the_export_tolerance(
     trained, test_pairs, model_dir, card
 ):
-    from stackseg.models.preprocessing import to_model_input
+    from stackseg.preprocessing import to_model_input
 
     onnx = runtime.load_backend("onnx", model_dir / "model.keras", model_dir / "model.onnx", 1)
     keras = runtime.load_backend("keras", model_dir / "model.keras", model_dir / "model.onnx")

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -262,3 +265,22 @@ def test_a_stack_streams_one_batch_ahead_at_most(
     assert infer(params_file, model_dir, *args) == 0
     assert reads == list(range(20)) and len(ahead) == 20
     assert max(ahead) <= 4  # predict_frames reads the next frame to close a batch
+
+
+def test_the_onnx_backend_runs_without_tensorflow(params_file, model_dir, tmp_path):
+    """TensorFlow's import costs seconds and ~500 MB: the ONNX path (infer, serve) must not
+    pay it. Checked in a fresh interpreter, where nothing else has imported it yet."""
+    frame = tmp_path / "frame.png"
+    cv2.imwrite(str(frame), np.zeros((48, 48), np.uint8))
+    script = (
+        "import sys; from stackseg.cli import main; "
+        f"rc = main(['infer', '--params', {str(params_file)!r}, '--model', "
+        f"{str(model_dir / 'model.keras')!r}, '--backend', 'onnx', {str(frame)!r}, "
+        f"'--out', {str(tmp_path / 'out')!r}]); "
+        "print(rc, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split("\n")[-2] == "0 []", done.stdout + done.stderr
+    assert (tmp_path / "out" / "frame.mask.tif").exists()

@@ -35,7 +35,7 @@ def test_tiled_prediction_equals_whole_frame_prediction_away_from_seams(
     trained, test_pairs, model_dir, card
 ):
     from stackseg import runtime
-    from stackseg.models.preprocessing import to_model_input
+    from stackseg.preprocessing import to_model_input
 
     backend = runtime.KerasBackend.load(model_dir / "model.keras")
     # a 192 x 192 mosaic of 16 test frames: structures everywhere

@@ -37,6 +37,7 @@ from stackseg.infer.outputs import InputOutputs
 from stackseg.infer.tiles import predict_tiled
 from stackseg.predict import predict_frames
 from stackseg.prepare.scaling import Scaler
+from stackseg.preprocessing import to_model_input
 from stackseg.progress import progress
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,6 @@ class Runner:
     def predictions(
         self, path: Path, reader: sources.FrameReader, scaler: Any
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        from stackseg.models.preprocessing import to_model_input
-
         infer, multiple = self.cfg.infer, self.card.input.size_multiple
         frames = sources.scaled_frames(path, reader, scaler)
         if self.tiled(reader):

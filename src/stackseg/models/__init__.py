@@ -13,8 +13,8 @@ import keras
 
 from stackseg.config import TrainConfig
 from stackseg.models import custom_objects
-from stackseg.models.preprocessing import INPUT_RULE, to_model_input
 from stackseg.models.saving import save_model
+from stackseg.preprocessing import INPUT_RULE, to_model_input
 
 custom_objects.register()
 

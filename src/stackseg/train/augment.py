@@ -14,7 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from stackseg.config import AugmentConfig
-from stackseg.models.preprocessing import INPUT_SCALE
+from stackseg.preprocessing import INPUT_SCALE
 
 ORDER_STREAM = 1
 AUGMENT_STREAM = 2

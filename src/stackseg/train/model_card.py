@@ -47,6 +47,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 # in dvc.yaml (tests/train/test_model_card.py ties the two together)
 TRAINING_CODE = (
     "models",
+    "preprocessing.py",
     "train",
     "commands/train.py",
     "contracts.py",
