@@ -15,7 +15,7 @@
 # excluded by .dockerignore, base images pinned, non-root user, HEALTHCHECK, the CMD is the
 # command docs/serving.md documents) and runs that CMD outside Docker; hadolint lints it.
 
-# --- builder: the runtime lock into a virtual environment ------------------------------------
+# --- builder: the server's lock into a virtual environment -----------------------------------
 # The exact patch release and Debian release: the same Python and glibc in both stages. The
 # tag is rebuilt by Docker for Debian security fixes; pin a digest (@sha256:...) to freeze it.
 FROM python:3.11.15-slim-bookworm AS builder
@@ -29,13 +29,16 @@ ENV UV_COMPILE_BYTECODE=1 \
 RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 
 WORKDIR /build
-# the lock alone first: this layer is rebuilt only when the lock changes, not with the code
-COPY requirements.lock ./
+# The server's lock (make lock): requirements.lock without TensorFlow, Keras, the export and
+# the plots, at the same versions; the server runs the ONNX file. Alone first: this layer is
+# rebuilt only when the lock changes, not with the code.
+COPY requirements-serve.lock ./
 RUN uv venv --python /usr/local/bin/python3.11 /opt/venv \
-    && uv pip install --python /opt/venv/bin/python --no-cache -r requirements.lock
+    && uv pip install --python /opt/venv/bin/python --no-cache -r requirements-serve.lock
 
 # the package itself, not editable; its build backend (setuptools) is pinned in the lock, so
 # the build uses that one instead of fetching the newest into an isolated environment
+# (tests/container checks that the lock pins it)
 COPY pyproject.toml README.md ./
 COPY src/ src/
 RUN uv pip install --python /opt/venv/bin/python --no-cache --no-deps --no-build-isolation .

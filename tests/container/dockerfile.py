@@ -34,6 +34,13 @@ class Instruction:
             return value
         return shlex.split(text)
 
+    def check_command(self) -> list[str]:
+        """A HEALTHCHECK's command: what follows `CMD`, read as a CMD instruction is."""
+        found = re.search(r"(?:^|\s)CMD\s+", self.arguments)
+        if self.keyword != "HEALTHCHECK" or found is None:
+            raise ValueError(f"line {self.line}: not a HEALTHCHECK ... CMD instruction")
+        return Instruction("CMD", self.arguments[found.end() :], self.line).words()
+
     def flags(self) -> tuple[dict[str, str], list[str]]:
         """`--name=value` flags before the arguments (COPY --from=..., HEALTHCHECK --interval=)."""
         flags: dict[str, str] = {}

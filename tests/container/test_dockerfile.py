@@ -79,7 +79,7 @@ def test_every_copy_source_is_in_the_repository_and_in_the_build_context(stages)
     outputs = dvc_outputs()
     context = ContextFilter((ROOT / ".dockerignore").read_text())
     sources = copy_sources(stages)
-    assert {source for _, source in sources} >= {"requirements.lock", "src", *outputs}
+    assert {source for _, source in sources} >= {"requirements-serve.lock", "src", *outputs}
     for line, source in sources:
         below = sorted(path for path in tracked if path.startswith(source + "/"))
         assert source in tracked or source in outputs or below, (
@@ -145,7 +145,8 @@ def test_each_target_has_a_healthcheck_on_ready_and_exposes_the_port(stages, tar
     assert check is not None
     flags, words = check.flags()
     assert words[0] == "CMD" and {"interval", "timeout", "start-period", "retries"} <= set(flags)
-    assert "http://127.0.0.1:8000/ready" in check.arguments
+    command = check.check_command()
+    assert command[:2] == ["python", "-c"] and "http://127.0.0.1:8000/ready" in command[2]
     exposed = stages[target].effective("EXPOSE")
     assert exposed is not None and exposed.words() == ["8000"]
 
@@ -176,3 +177,12 @@ def test_the_baked_model_is_the_one_the_cmd_serves(stages):
     assert any(model in words[:-1] and words[-1] == "models/" for words in copied)
     card, onnx = Path(model).with_suffix(".json"), Path(model).with_suffix(".onnx")
     assert any(str(card) in words and str(onnx) in words for words in copied)
+
+
+def test_the_package_build_uses_the_locks_setuptools(stages):
+    """`--no-build-isolation` builds stackseg with the installed setuptools: the lock pins it."""
+    runs = " ".join(i.arguments for i in stages["builder"].own("RUN"))
+    assert "--no-build-isolation" in runs
+    lock = (ROOT / "requirements-serve.lock").read_text()
+    assert re.search(r"^setuptools==\d", lock, re.M)
+    assert "requirements-serve.lock" in runs
