@@ -186,3 +186,10 @@ def test_the_package_build_uses_the_locks_setuptools(stages):
     lock = (ROOT / "requirements-serve.lock").read_text()
     assert re.search(r"^setuptools==\d", lock, re.M)
     assert "requirements-serve.lock" in runs
+
+
+def test_the_builder_uses_the_makefiles_uv(stages):
+    makefile = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert makefile is not None
+    args = [i.arguments for i in stages["builder"].own("ARG")]
+    assert f"UV_VERSION={makefile.group(1)}" in args
