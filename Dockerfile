@@ -63,7 +63,6 @@ COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 \
     DVC_NO_ANALYTICS=1
 
 # The project folder: params.yaml (the `serve:` section, infer's backend, prepare's scaling
