@@ -170,3 +170,69 @@ def test_pair_stems_have_at_least_four_digits_and_sort_in_frame_order():
     stems = [c.pair_stem("s", k, 12345) for k in (9, 10, 99, 100, 12344)]
     assert stems == sorted(stems)
     assert c.pair_files("val", "s_f0001") == ("val/images/s_f0001.jpg", "val/masks/s_f0001.png")
+
+
+def test_pair_ids_round_trip_and_absent_for_other_formats(tmp_path):
+    written = manifest()
+    assert written.pairs[0].ids is None
+    assert '"ids"' not in written.dumps()  # other formats: the manifest bytes are unchanged
+    labelled = written.model_copy(
+        update={
+            "mask_format": "labels",
+            "pairs": [
+                pair.model_copy(update={"ids": c.ids_file("train", pair.name)})
+                for pair in written.pairs
+            ],
+        }
+    )
+    c.write_manifest(labelled, tmp_path)
+    read = c.read_manifest(tmp_path, CLASSES)
+    assert [p.ids for p in read.pairs] == ["train/objects/s_f0000.png", "train/objects/s_f0001.png"]
+    assert read == labelled
+
+
+def test_card_instances_round_trip(tmp_path):
+    path = tmp_path / "model.json"
+    instances = c.InstancesContract(boundary_class=1, source="instance labels")
+    written = card().model_copy(
+        update={"output": card().output.model_copy(update={"instances": instances})}
+    )
+    c.write_card(written, path)
+    assert json.loads(path.read_text())["output"]["instances"] == {
+        "boundary_class": 1,
+        "source": "instance labels",
+    }
+    read = c.read_card(path, CLASSES)
+    assert read == written and read.output.instances == instances
+
+
+def test_old_card_without_instances_still_reads(tmp_path):
+    path = tmp_path / "model.json"
+    c.write_card(card(), path)
+    # written without the key (as before the field existed), null boundary kept when set
+    assert "instances" not in json.loads(path.read_text())["output"]
+    assert c.read_card(path, CLASSES).output.instances is None
+    data = json.loads(path.read_text())
+    data["output"]["instances"] = {"boundary_class": None, "source": "x"}
+    path.write_text(json.dumps(data))
+    assert c.read_card(path).output.instances == c.InstancesContract(
+        boundary_class=None, source="x"
+    )
+
+
+@pytest.mark.parametrize(
+    ("classes", "mask_format", "expected"),
+    [(["nucleus"], "labels", None), (["nucleus", "boundary"], "labels", 1)],
+)
+def test_instances_contract_from_the_manifest(classes, mask_format, expected):
+    made = manifest().model_copy(update={"classes": classes, "mask_format": mask_format})
+    instances = c.instances_contract(made)
+    assert instances is not None and instances.boundary_class == expected
+    assert "mask_format labels" in instances.source
+    assert c.instances_contract(manifest()) is None  # channels
+
+
+def test_ids_file_beside_pair_files():
+    image, mask = c.pair_files("test", "s_f0003")
+    assert c.ids_file("test", "s_f0003") == "test/objects/s_f0003.png"
+    assert image.split("/")[0] == mask.split("/")[0] == "test"

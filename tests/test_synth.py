@@ -13,7 +13,7 @@ import tifffile
 import yaml
 
 from stackseg import cli
-from stackseg.synth import FULL_PROFILE, SynthSettings, generate, stack_frames
+from stackseg.synth import FULL_PROFILE, LABELS_PROFILE, SynthSettings, generate, stack_frames
 from stackseg.synth import writer as synth_writer
 from stackseg.synth.fixedpoint import TRIG_ONE, TRIG_STEPS
 from tests.conftest import ROOT, run, tiny_params
@@ -40,6 +40,11 @@ def settings(**overrides) -> SynthSettings:
 
 
 SMALL = settings()
+# the instance-label demo (synth --labels): nuclei, uint16 label masks
+LABELS = settings(mask_format="labels", n_classes=1)
+LABELS_DATASET_SHA256 = "f2795ee7ca718c4d3f5e65b564386844ccb5b5b829fc02021192c6c2c989d24b"
+DATASETS = {"SMALL": SMALL, "LABELS": LABELS}
+PINNED = [("SMALL", SMALL_DATASET_SHA256), ("LABELS", LABELS_DATASET_SHA256)]
 
 
 def dataset_sha256(root: Path) -> str:
@@ -65,6 +70,8 @@ def read(path: Path) -> np.ndarray:
         (1, "uint8", "index", 3),
         (1, "uint8", "channels", 1),
         (3, "uint16", "channels", 4),
+        (1, "uint16", "labels", 1),
+        (3, "uint8", "labels", 2),
     ],
 )
 def test_files_shapes_and_dtypes(tmp_path, channels, dtype, mask_format, n_classes):
@@ -92,6 +99,10 @@ def test_files_shapes_and_dtypes(tmp_path, channels, dtype, mask_format, n_class
             assert image.max() <= 4095 and image.max() > 255  # 12-bit camera values
         if dtype == "float32":
             assert image.min() >= 0.0 and image.max() <= 1.0
+        if mask_format == "labels":
+            assert mask.dtype == np.uint16 and mask.shape == (4, 32, 40)
+            assert mask.max() > 1  # ids, not a binary mask
+            continue
         assert mask.dtype == np.uint8
         if mask_format == "index":
             assert mask.shape == (4, 32, 40)
@@ -145,6 +156,30 @@ def best_threshold_iou(values: np.ndarray, truth: np.ndarray) -> float:
     return float(max(above.max(), below.max()))
 
 
+def test_labels_demo_has_touching_nuclei_with_stable_ids():
+    for index in range(4):
+        frames = list(
+            stack_frames(settings(frames=4, height=96, width=96, mask_format="labels"), index)
+        )
+        touching = 0
+        for image, ids in frames:
+            assert ids.dtype == np.uint16 and image.dtype == np.uint8
+            # nuclei are brighter than the background around them
+            assert image[ids > 0].mean() > image[ids == 0].mean() + 20
+            meet = (ids[:, 1:] != ids[:, :-1]) & (ids[:, 1:] > 0) & (ids[:, :-1] > 0)
+            touching += int(meet.sum())
+            # each id is one nucleus: never split into pieces far apart
+            for ident in np.unique(ids)[1:]:
+                ys, xs = np.nonzero(ids == ident)
+                assert np.ptp(ys) < 40 and np.ptp(xs) < 40
+        assert touching > 0, f"stack {index}: no touching nuclei"
+        # the same nucleus keeps its id and moves slowly between frames
+        first, last = frames[0][1], frames[-1][1]
+        for ident in set(np.unique(first)[1:]) & set(np.unique(last)[1:]):
+            a, b = np.argwhere(first == ident).mean(0), np.argwhere(last == ident).mean(0)
+            assert np.abs(a - b).max() < 4
+
+
 def test_no_global_intensity_threshold_segments_the_classes():
     s = settings(stacks=12, frames=3, height=96, width=96)
     pairs = [pair for index in range(s.stacks) for pair in stack_frames(s, index)]
@@ -154,29 +189,35 @@ def test_no_global_intensity_threshold_segments_the_classes():
     assert np.mean(scores) <= 0.45, scores
 
 
-def test_same_seed_same_bytes_and_pinned_hash(tmp_path):
-    generate(SMALL, tmp_path / "a")
-    generate(SMALL, tmp_path / "b")
+@pytest.mark.parametrize(("name", "pinned"), PINNED, ids=[name for name, _ in PINNED])
+def test_same_seed_same_bytes_and_pinned_hash(tmp_path, name, pinned):
+    generate(DATASETS[name], tmp_path / "a")
+    generate(DATASETS[name], tmp_path / "b")
     assert dataset_sha256(tmp_path / "a") == dataset_sha256(tmp_path / "b")
-    assert dataset_sha256(tmp_path / "a") == SMALL_DATASET_SHA256
+    assert dataset_sha256(tmp_path / "a") == pinned
 
 
-def test_bytes_do_not_depend_on_the_cpus_simd_extensions(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "pinned"),
+    [PINNED[0], pytest.param(*PINNED[1], marks=pytest.mark.slow)],  # ~3 s each
+    ids=[name for name, _ in PINNED],
+)
+def test_bytes_do_not_depend_on_the_cpus_simd_extensions(tmp_path, name, pinned):
     # Rerun with every SIMD code path numpy dispatches to switched off (baseline instructions
     # only), as a CPU without them would: the pixels, hence the bytes, must not change.
     from numpy._core import _multiarray_umath
 
     dispatched = " ".join(getattr(_multiarray_umath, "__cpu_dispatch__", []))
     code = (
-        "import sys; from stackseg.synth import generate; from tests.test_synth import SMALL; "
-        "generate(SMALL, sys.argv[1])"
+        f"import sys; from stackseg.synth import generate; from tests.test_synth import {name}; "
+        f"generate({name}, sys.argv[1])"
     )
     run(
         [sys.executable, "-c", code, str(tmp_path / "raw")],
         ROOT,
         env={"NPY_DISABLE_CPU_FEATURES": dispatched},
     )
-    assert dataset_sha256(tmp_path / "raw") == SMALL_DATASET_SHA256
+    assert dataset_sha256(tmp_path / "raw") == pinned
 
 
 def test_other_seed_differs_and_stacks_do_not_depend_on_the_count(tmp_path):
@@ -191,8 +232,11 @@ def test_other_seed_differs_and_stacks_do_not_depend_on_the_count(tmp_path):
             ).read_bytes()
 
 
-def test_process_pool_writes_the_same_bytes(tmp_path, monkeypatch):
-    s = settings(stacks=3)
+@pytest.mark.parametrize(
+    "mask_format", ["channels", pytest.param("labels", marks=pytest.mark.slow)]
+)
+def test_process_pool_writes_the_same_bytes(tmp_path, monkeypatch, mask_format):
+    s = settings(stacks=3, mask_format=mask_format)
     generate(s, tmp_path / "serial", workers=1)
     monkeypatch.setattr(synth_writer, "POOL_MIN_PIXELS", 0)
     assert synth_writer.choose_workers(s, 2) == 2
@@ -280,6 +324,28 @@ def test_cli_overrides_and_full_profile(tmp_path, monkeypatch):
     assert (seen[2][0].stacks, seen[2][0].frames) == (profile["stacks"], 4)
     with pytest.raises(SystemExit):
         cli.main(base + ["--stacks", "0"])
+
+
+def test_cli_labels_writes_the_labels_profile_dataset(tmp_path, monkeypatch, capsys):
+    params = write_params(tmp_path / "params.yaml", stacks=2, frames=3)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / LABELS_PROFILE).write_text((ROOT / LABELS_PROFILE).read_text())
+    seen = []
+    monkeypatch.setattr("stackseg.synth.generate", lambda s, out, workers: seen.append((s, out)))
+    base = ["synth", "--params", str(params), "--out", str(tmp_path / "x")]
+    assert cli.main(base + ["--labels", "--stacks", "3"]) == 0
+    profile = yaml.safe_load((ROOT / LABELS_PROFILE).read_text())
+    labels = seen[0][0]
+    assert labels.mask_format == "labels" == profile["prepare"]["mask_format"]
+    assert labels.n_classes == len(profile["classes"])
+    assert (labels.frames, labels.height, labels.stacks) == (
+        profile["synth"]["frames"],
+        profile["synth"]["height"],
+        3,
+    )
+    with pytest.raises(SystemExit):  # one profile at a time
+        cli.main(base + ["--labels", "--full"])
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_full_without_or_with_a_bad_profile_is_one_line(tmp_path, capsys):

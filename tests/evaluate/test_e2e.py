@@ -9,7 +9,15 @@ import pytest
 from stackseg.contracts import read_manifest
 from tests.conftest import make_project, run
 
-METRIC_KEYS = {"frames", "mean", "per_class", "pixel_accuracy", "mean_frame_iou", "baseline"}
+METRIC_KEYS = {
+    "frames",
+    "mean",
+    "per_class",
+    "pixel_accuracy",
+    "mean_frame_iou",
+    "baseline",
+    "interval",
+}
 
 
 @pytest.mark.slow
@@ -32,6 +40,9 @@ def test_repro_through_evaluate_metrics_and_plots(tmp_path):
         document["mean_frame_iou"],
     ]:
         assert 0.0 <= value <= 1.0
+    interval = document["interval"]  # the tiny profile's test split: too few stacks
+    assert (interval["unit"], interval["units"]) == ("frame", document["frames"])
+    assert interval["mean_iou"]["low"] <= document["mean"]["iou"] <= interval["mean_iou"]["high"]
 
     plots = project / "plots" / "evaluate"
     for name in (

@@ -55,8 +55,14 @@ def test_evaluate_json_layout_and_values(cfg):
         "pixel_accuracy",
         "mean_frame_iou",
         "baseline",
+        "interval",
     }
     assert written["frames"] == 4
+    interval = written["interval"]
+    assert interval["resamples"] == cfg.evaluate.bootstrap.resamples and interval["level"] == 0.95
+    assert interval["units"] == (4 if interval["unit"] == "frame" else 2)
+    assert interval["per_class_iou"]["disc"] == {"low": 1.0, "high": 1.0}  # right in every frame
+    assert interval["mean_iou"]["low"] <= written["mean"]["iou"] <= interval["mean_iou"]["high"]
     assert list(written["per_class"]) == ["disc", "ring"]
     for scores in [written["mean"], *written["per_class"].values()]:
         assert set(scores) == {"iou", "dice", "precision", "recall"}

@@ -423,3 +423,19 @@ def test_a_previous_manifest_that_fails_the_contract_redoes_every_stack(tmp_path
     assert tree(tmp_path / PREPARED) == clean
     # the output is what every reader reads: the contract's reader accepts it
     assert len(read_manifest(tmp_path / PREPARED, ["disc", "ring", "streak"]).pairs) == 9
+
+
+def test_a_split_too_small_to_trust_is_warned_about(tmp_path, capsys, caplog):
+    """4 stacks of 3 frames split 0.5/0.25/0.25: val and test get one stack of 3 pairs."""
+    caplog.set_level(logging.INFO, logger="stackseg")
+    make_raw(tmp_path, stacks=4, frames=3)
+    split = {"train": 0.5, "val": 0.25, "test": 0.25}
+    write_params(tmp_path, split=split, min_split_stacks=2, min_split_pairs=3)
+    _prepare_ok(tmp_path, capsys)
+    text = _logged(caplog)
+    warned = sorted(re.findall(r"split (\w+) has only (\d+) stack\(s\)", text))
+    assert warned == [("test", "1"), ("val", "1")], text  # train: 2 stacks, 6 pairs
+    assert "prepare.min_split_stacks 2, min_split_pairs 3" in text
+    write_params(tmp_path, split=split, min_split_stacks=0, min_split_pairs=0)
+    _prepare_ok(tmp_path, capsys)
+    assert "has only" not in _logged(caplog)

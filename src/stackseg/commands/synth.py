@@ -25,11 +25,18 @@ def _not_negative(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="output directory (default: params paths.raw)")
-    parser.add_argument(
+    profile = parser.add_mutually_exclusive_group()
+    profile.add_argument(
         "--full",
         action="store_true",
         help="the real scale for benchmarks (20,090 pairs): the synth section of "
         "profiles/full.yaml merged over params",
+    )
+    profile.add_argument(
+        "--labels",
+        action="store_true",
+        help="the instance-label demo (nuclei, uint16 label masks with touching objects): "
+        "profiles/labels.yaml merged over params",
     )
     parser.add_argument("--stacks", type=_positive, help="override synth.stacks")
     parser.add_argument("--frames", type=_positive, help="override synth.frames")
@@ -51,6 +58,7 @@ def run(args: argparse.Namespace) -> None:
     from stackseg.config import load_config
     from stackseg.synth import (
         FULL_PROFILE,
+        LABELS_PROFILE,
         generate,
         holds_stacks,
         settings_from_config,
@@ -58,9 +66,10 @@ def run(args: argparse.Namespace) -> None:
     )
 
     config = load_config(args.params)
-    if args.full:
+    if args.full or args.labels:
         # the profile lives beside params.yaml, at the project root
-        config = with_profile(config, Path(args.params).parent / FULL_PROFILE)
+        profile = FULL_PROFILE if args.full else LABELS_PROFILE
+        config = with_profile(config, Path(args.params).parent / profile)
     out = args.out if args.out is not None else Path(config.paths.raw)
     if args.if_missing and (count := holds_stacks(out)):
         log.info("%s already holds %d image stacks: leaving them (--if-missing)", out, count)

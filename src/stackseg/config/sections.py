@@ -97,6 +97,9 @@ class PrepareConfig(_Section):
     labels_boundary: bool
     split_by: Literal["stack", "frame"]
     split: SplitFractions
+    # a split with fewer stacks or pairs gets a warning: its metrics depend on which they are
+    min_split_stacks: Annotated[int, Field(ge=0)]
+    min_split_pairs: Annotated[int, Field(ge=0)]
     workers: Annotated[int, Field(ge=0)]
     # uint16/float images: per-stack percentile window mapped to 0..255 (see prepare/scaling.py)
     scale_low_percentile: Annotated[float, Field(ge=0.0, lt=100.0)]
@@ -161,9 +164,18 @@ def input_multiple(arch: str, depth: int) -> int:
     return 2**depth if arch == "unet" else SM_SIZE_MULTIPLE
 
 
+class BootstrapConfig(_Section):
+    """The 95% intervals of the test IoUs (evaluate/uncertainty.py)."""
+
+    resamples: Annotated[int, Field(ge=100, le=100_000)]
+    # resample stacks when the test split has at least this many, frames otherwise
+    min_stacks: Annotated[int, Field(ge=2)]
+
+
 class EvaluateConfig(_Section):
     overlays: Annotated[int, Field(ge=0)]
     batch_size: PositiveInt
+    bootstrap: BootstrapConfig
 
 
 class ExportConfig(_Section):

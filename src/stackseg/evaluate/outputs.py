@@ -29,7 +29,7 @@ def summary(results: Results) -> dict:
         }
         for name, rule in zip(results.classes, results.rules, strict=True)
     }
-    return {
+    document = {
         "frames": len(results.frame_iou),
         "mean": model["mean"],
         "per_class": model["per_class"],
@@ -40,6 +40,9 @@ def summary(results: Results) -> dict:
             "per_class": base_per_class,
         },
     }
+    if results.interval is not None:
+        document["interval"] = results.interval
+    return document
 
 
 def write_plots(results: Results, document: dict, out_dir: Path) -> None:

@@ -51,6 +51,10 @@ class Results:
     ranking: Ranking
     rules: list[baseline.ThresholdRule] = field(default_factory=list)
     frame_iou: list[float] = field(default_factory=list)
+    # per frame, in the order seen: its name and its (3, K) [tp, fp, fn] (the intervals)
+    frame_names: list[str] = field(default_factory=list)
+    frame_counts: list[np.ndarray] = field(default_factory=list)
+    interval: dict | None = None  # uncertainty.intervals, filled by the stage
 
     @classmethod
     def empty(cls, classes: list[str], keep: int) -> Results:
@@ -70,6 +74,8 @@ class Results:
         pred = probs >= threshold
         joint = metrics.joint_counts(truth, pred)  # every count of this frame, in one pass
         self.counts.add_joint(joint)
+        self.frame_names.append(name)
+        self.frame_counts.append(np.stack(metrics.counts_from_joint(joint)[:3]))
         self.labels.add_joint(joint)
         self.baseline_counts.add(truth, baseline.predict_baseline(image, self.rules))
         self.probabilities.add(truth, probs)

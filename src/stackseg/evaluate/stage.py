@@ -7,7 +7,8 @@
    `output.threshold`; per frame, add the model's and the baseline's pixels to pooled
    counts, the label confusion and the probability histograms, and keep the N best and N
    worst frames (by frame IoU) for the overlays.
-4. Write metrics/evaluate.json and the plot files (module `outputs`, all or nothing).
+4. The 95% intervals of the test IoUs: a bootstrap over test stacks (`uncertainty`).
+5. Write metrics/evaluate.json and the plot files (module `outputs`, all or nothing).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from stackseg.config import Config
 from stackseg.contracts import MANIFEST_NAME, Manifest, Pair, read_manifest
 from stackseg.errors import InputDataError
-from stackseg.evaluate import baseline, io, outputs
+from stackseg.evaluate import baseline, io, outputs, uncertainty
 from stackseg.evaluate.results import Results, Throughput
 from stackseg.predict import predict_frames
 from stackseg.progress import progress
@@ -52,7 +53,8 @@ def score_test(
     multiple: int,
     threshold: float,
 ) -> Results:
-    """Steps 2-3: the baseline rules and every accumulated score of the test split."""
+    """Steps 2-4: the baseline rules, every accumulated score of the test split, and the
+    intervals."""
     prepared = Path(cfg.paths.prepared)
     channels, classes = manifest.image_channels, list(cfg.classes)
     test = manifest.split_pairs("test")
@@ -78,11 +80,22 @@ def score_test(
             results.add(name, image, masks.pop(name), probs, threshold)
             bar.update(1)
     log.info("%s", timer.report())
+    stack_of = {pair.name: pair.stack for pair in test}
+    bootstrap = cfg.evaluate.bootstrap
+    results.interval = uncertainty.intervals(
+        classes,
+        [stack_of[name] for name in results.frame_names],
+        results.frame_names,
+        results.frame_counts,
+        bootstrap.resamples,
+        bootstrap.min_stacks,
+        cfg.seed,
+    )
     return results
 
 
 def run(cfg: Config) -> dict:
-    """The whole stage (steps 1-4); returns the evaluate.json document it wrote."""
+    """The whole stage (steps 1-5); returns the evaluate.json document it wrote."""
     from stackseg import trained
     from stackseg.runtime import KerasBackend
 
@@ -101,9 +114,15 @@ def run(cfg: Config) -> dict:
     )
     metrics_path, plots_dir = Path(cfg.paths.evaluate_metrics), Path(cfg.paths.evaluate_plots)
     document = outputs.write_outputs(results, metrics_path, plots_dir)
+    interval = document["interval"]
     log.info(
-        "test mean IoU %.4f (baseline %.4f), pixel accuracy %.4f -> %s, %s/",
+        "test mean IoU %.4f (95%% interval %.4f-%.4f over %d %ss; baseline %.4f), "
+        "pixel accuracy %.4f -> %s, %s/",
         document["mean"]["iou"],
+        interval["mean_iou"]["low"],
+        interval["mean_iou"]["high"],
+        interval["units"],
+        interval["unit"],
         document["baseline"]["mean"]["iou"],
         document["pixel_accuracy"],
         metrics_path,

@@ -1,10 +1,13 @@
 """Mask frames to one 8-bit 0/255 channel per class, checking the declared format.
 
-Two input formats (params `prepare.mask_format`):
+Three input formats (params `prepare.mask_format`):
 - `channels`: (H, W, K) with one binary channel per class ((H, W) when K == 1). A pixel is
   in class k when channel k is non-zero; allowed values are 0 and 1, or 0 and the largest
   value of the type (255 for uint8, 65535 for uint16), or False/True.
 - `index`: (H, W) integer class indices, 0 = background and k = 1..K = class k-1.
+- `labels`: (H, W) instance ids, 0 = background (labels.py): class 0 = every object pixel
+  and, with 2 classes (`labels_boundary`, the config's rule), class 1 = boundary pixels;
+  `with_ids` returns the frame's object ids as well.
 
 The output is laid out for PNG as `contracts.mask_png_channels` says: 1 class -> (H, W)
 grayscale, 2-3 classes -> (H, W, 3) RGB, 4 classes -> (H, W, 4) RGBA; class k is channel k
@@ -17,6 +20,7 @@ import cv2
 import numpy as np
 
 from stackseg.contracts import mask_png_channels
+from stackseg.prepare import labels
 
 
 class MaskValueError(Exception):
@@ -56,11 +60,28 @@ class MaskConverter:
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(PNG-ready uint8 array, foreground pixel count per class) or MaskValueError."""
+        if self.mask_format == "labels":
+            mask, counts, _ids = self.with_ids(frame)
+            return mask, counts
         if self.mask_format == "index":
             return self._assemble(self._from_index(frame))
         if frame.dtype == np.uint8:
             return self._from_uint8_channels(frame)
         return self._assemble(self._from_channels(frame))
+
+    def with_ids(self, frame: np.ndarray) -> tuple[np.ndarray, list[int], np.ndarray | None]:
+        """As a call, plus the frame's uint16 object ids for `labels` (None otherwise)."""
+        if self.mask_format != "labels":
+            return (*self(frame), None)
+        try:
+            ids = labels.relabel(labels.check(frame))
+        except labels.LabelValueError as exc:
+            raise MaskValueError(str(exc)) from None
+        planes = [(ids != 0).view(np.uint8) * np.uint8(255)]
+        if self.n_classes == 2:  # labels_boundary: the config asks for exactly 2 classes
+            planes.append(labels.boundaries(ids).view(np.uint8) * np.uint8(255))
+        mask, counts = self._assemble(planes)
+        return mask, counts, ids
 
     def _from_uint8_channels(self, frame: np.ndarray) -> tuple[np.ndarray, list[int]]:
         height, width = frame.shape[:2]

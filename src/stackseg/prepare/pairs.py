@@ -24,7 +24,7 @@ import imagecodecs
 import numpy as np
 import simplejpeg
 
-from stackseg.contracts import pair_files, pair_stem
+from stackseg.contracts import ids_file, pair_files, pair_stem
 from stackseg.prepare.frames import StackReader
 from stackseg.prepare.jobs import PreviousStack, StackJob, StackResult
 from stackseg.prepare.masks import MaskConverter, MaskValueError
@@ -51,6 +51,13 @@ def pair_paths(job: StackJob, frame: int) -> tuple[str, str]:
     return pair_files(job.splits[frame], pair_stem(job.name, frame, job.image.frames))
 
 
+def ids_path(job: StackJob, frame: int) -> str | None:
+    """The pair's object ids (mask_format labels only), relative to the prepared directory."""
+    if job.mask_format != "labels":
+        return None
+    return ids_file(job.splits[frame], pair_stem(job.name, frame, job.image.frames))
+
+
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     """JPEG bytes of a uint8 (H, W), (H, W, 1) or (H, W, 3) RGB image."""
     if image.ndim == 2:
@@ -65,7 +72,8 @@ def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
 
 
 def encode_png(mask: np.ndarray) -> bytes:
-    """Lossless PNG bytes of a uint8 (H, W) L, (H, W, 3) RGB or (H, W, 4) RGBA array."""
+    """Lossless PNG bytes of a uint8 (H, W) L, (H, W, 3) RGB or (H, W, 4) RGBA array, or of
+    uint16 (H, W) object ids (16-bit grayscale)."""
     return bytes(
         imagecodecs.png_encode(
             np.ascontiguousarray(mask),
@@ -106,7 +114,13 @@ def _reuse(job: StackJob, previous: PreviousStack, result: StackResult) -> bool:
         if not (os.path.isfile(old_image) and os.path.isfile(old_mask)):
             return False
         moves += [(old_image, image), (old_mask, mask)]
-        reused.append({**pair, "split": split, "image": image, "mask": mask})
+        ids = ids_path(job, frame)
+        if ids is not None:  # labels: the object ids move with the pair
+            old_ids = os.path.join(previous.root, pair["ids"]) if pair.get("ids") else ""
+            if not os.path.isfile(old_ids):
+                return False
+            moves.append((old_ids, ids))
+        reused.append({**pair, "split": split, "image": image, "mask": mask, "ids": ids})
     # only now, with every file found: a stack that falls back to _explode lists each pair once
     result.pairs = reused
     for old, new in moves:
@@ -180,7 +194,7 @@ def _explode(job: StackJob, result: StackResult, progress: Callable[[int], objec
             except Exception as exc:
                 problems.append((job.image.path, index, _cannot_decode(exc)))
             try:
-                mask, counts = converter(masks.frame(index))
+                mask, counts, ids = converter.with_ids(masks.frame(index))
             except MaskValueError as exc:
                 problems.append((job.mask.path, index, str(exc)))
             except Exception as exc:
@@ -189,7 +203,7 @@ def _explode(job: StackJob, result: StackResult, progress: Callable[[int], objec
                 progress(1)
             if problems:
                 continue  # keep checking the other frames, write nothing more
-            result.pairs.append(_write_pair(job, files, index, image, mask, counts))
+            result.pairs.append(_write_pair(job, files, index, image, (mask, counts, ids)))
         if not problems:
             files.flush()
     if problems:
@@ -250,11 +264,16 @@ def _create(folder: int, name: str, data: bytes) -> None:
         os.close(handle)
 
 
-def _write_pair(job: StackJob, files: _PairFiles, index: int, image, mask, counts) -> dict:
+def _write_pair(job: StackJob, files: _PairFiles, index: int, image, converted) -> dict:
+    """Encode one pair (and its object ids); `converted` is what MaskConverter.with_ids gave."""
+    mask, counts, ids = converted
     split = job.splits[index]
     image_path, mask_path = pair_paths(job, index)
     files.write(image_path, encode_jpeg(image, job.jpeg_quality))
     files.write(mask_path, encode_png(mask))
+    record_ids = ids_path(job, index)
+    if record_ids is not None:
+        files.write(record_ids, encode_png(ids))
     height, width = mask.shape[:2]
     pixels = height * width
     return {
@@ -266,4 +285,5 @@ def _write_pair(job: StackJob, files: _PairFiles, index: int, image, mask, count
         "height": height,
         "width": width,
         "class_fraction": [round(count / pixels, FRACTION_DIGITS) for count in counts],
+        "ids": record_ids,
     }

@@ -195,10 +195,28 @@ def _mask_problems(mask: StackLayout, mask_format: str, n_classes: int) -> list[
             f"{mask.path}: {mask.channels} channels; prepare.mask_format=index needs "
             "single-channel class-index masks (use mask_format: channels for one channel per class)"
         )
+    if mask_format == "labels":
+        return problems + _label_problems(mask)
     allowed = "uib" if mask_format == "index" else "uifb"
     if _kind(mask.dtype) not in allowed:
         what = "integer class indices" if mask_format == "index" else "binary values"
         problems.append(f"{mask.path}: pixel type {mask.dtype} cannot hold {what}")
+    return problems
+
+
+def _label_problems(mask: StackLayout) -> list[str]:
+    """Instance-label stacks: one integer image per frame (values are checked per frame)."""
+    problems = []
+    if mask.channels != 1:
+        problems.append(
+            f"{mask.path}: a label image with {mask.channels} channels; "
+            "prepare.mask_format=labels needs one (H, W) image of instance ids per frame"
+        )
+    if _kind(mask.dtype) not in "ui":
+        problems.append(
+            f"{mask.path}: pixel type {mask.dtype} cannot hold instance ids (integers: 0 = "
+            "background, 1..N = objects); save the masks as uint16 or uint32"
+        )
     return problems
 
 

@@ -33,6 +33,8 @@ class PrepareSettings:
     mask_format: str
     split_by: str
     fractions: dict[str, float]
+    min_split_stacks: int
+    min_split_pairs: int
     low_percentile: float
     high_percentile: float
     workers: int
@@ -49,6 +51,8 @@ class PrepareSettings:
             mask_format=section.mask_format,
             split_by=section.split_by,
             fractions=section.split.model_dump(),
+            min_split_stacks=section.min_split_stacks,
+            min_split_pairs=section.min_split_pairs,
             low_percentile=section.scale_low_percentile,
             high_percentile=section.scale_high_percentile,
             workers=section.workers,

@@ -23,7 +23,7 @@ import shutil
 
 from stackseg import atomic
 from stackseg.config import Config
-from stackseg.contracts import SPLITS, Manifest, write_manifest
+from stackseg.contracts import IDS_FOLDER, SPLITS, Manifest, write_manifest
 from stackseg.errors import InputDataError
 from stackseg.prepare import manifest as manifests
 from stackseg.prepare.jobs import StackJob, StackResult, merge, plan_jobs, problem_lines
@@ -70,8 +70,10 @@ def _prepare(
     atomic.remove_stale(settings.prepared)
     temp = atomic.temp_path(settings.prepared, directory=True)
     try:
+        # labels: the object ids of each pair go to <split>/objects/ (contracts.ids_file)
+        kinds = ("images", "masks") + ((IDS_FOLDER,) if settings.mask_format == "labels" else ())
         for split in SPLITS:
-            for kind in ("images", "masks"):
+            for kind in kinds:
                 (temp / split / kind).mkdir(parents=True)
         jobs = plan_jobs(stacks, inspections, settings, previous, temp)
         log.debug("%d jobs planned", len(jobs))
@@ -142,3 +144,20 @@ def _log_summary(settings: PrepareSettings, manifest: Manifest, results: list[St
         )
         if not balance.pairs and settings.fractions[name] > 0:
             log.warning("split %s is empty (fewer than 3 stacks?)", name)
+        elif _small(settings, manifest.split_by, balance.stacks, balance.pairs):
+            log.warning(
+                "split %s has only %d stack(s) and %d pair(s) (prepare.min_split_stacks %d, "
+                "min_split_pairs %d): its scores will swing with which frames they are; add "
+                "stacks, or widen the split",
+                name,
+                balance.stacks,
+                balance.pairs,
+                settings.min_split_stacks,
+                settings.min_split_pairs,
+            )
+
+
+def _small(settings: PrepareSettings, split_by: str, stacks: int, pairs: int) -> bool:
+    """Too few stacks (when stacks are split whole) or too few pairs for trusted scores."""
+    few_stacks = split_by == "stack" and 0 < stacks < settings.min_split_stacks
+    return few_stacks or 0 < pairs < settings.min_split_pairs

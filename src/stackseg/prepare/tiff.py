@@ -162,6 +162,10 @@ def _layout(
     page = series.keyframe
     axes, shape = series.axes, tuple(series.shape)
     page_axes, page_shape = page.axes, tuple(page.shape)
+    # (frames, H, W, 1) as tifffile.imwrite writes it: axes 'QYXQ', a trailing axis of one
+    # plane that holds nothing; read as the (frames, H, W) stack it is
+    while len(axes) > len(page_axes) and not axes.endswith(page_axes) and shape[-1] == 1:
+        axes, shape = axes[:-1], shape[:-1]
     if page_axes not in ("YX", "YXS", "SYX") or not axes.endswith(page_axes):
         raise LayoutError(f"unsupported layout: axes {axes!r}, pages {page_axes!r}")
     if shape[len(shape) - len(page_shape) :] != page_shape:

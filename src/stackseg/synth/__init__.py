@@ -6,6 +6,8 @@ stack (one stack frame by frame), writer (TIFF files, process pool, atomic repla
 
 `stackseg synth --full` writes the real scale of the original project (20,090 pairs): the
 `synth:` section of the full-scale profile, FULL_PROFILE, the same file `dvc exp run` uses.
+`stackseg synth --labels` writes the instance-label demo (nuclei.py) of LABELS_PROFILE, whose
+`prepare.mask_format: labels` selects it (params.yaml saying so does the same).
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from stackseg.errors import ConfigError
 from stackseg.synth.stack import SynthSettings, stack_frames
 from stackseg.synth.writer import generate, holds_stacks
 
+# The instance-label demo's profile, relative to the project root (like FULL_PROFILE).
+LABELS_PROFILE = Path("profiles/labels.yaml")
+
 __all__ = [
     "FULL_PROFILE",
+    "LABELS_PROFILE",
     "SynthSettings",
     "generate",
     "holds_stacks",
@@ -33,7 +39,7 @@ def with_profile(config: Config, path: str | Path) -> Config:
     (a key the config does not know is one error line naming the profile)."""
     profile = load_profile(path)
     if not isinstance(profile.get("synth"), dict):
-        raise ConfigError([f"{path}: has no synth: section (the dataset `synth --full` writes)"])
+        raise ConfigError([f"{path}: has no synth: section (the dataset synth writes from it)"])
     return config_from_dict(merge(config.model_dump(mode="json"), profile), source=str(path))
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stackseg.synth import nuclei
 from stackseg.synth.render import compose, drift, make_look, mask_pixels, to_dtype
 from stackseg.synth.scene import advance, make_things, rasterise
 
@@ -27,9 +28,12 @@ class SynthSettings:
 
     def describe(self) -> str:
         colour = "RGB" if self.channels == 3 else "grayscale"
+        masks = f"{self.n_classes} classes as {self.mask_format} masks"
+        if self.mask_format == "labels":
+            masks = "nuclei as instance-label masks"
         return (
             f"{self.stacks} demo stacks x {self.frames} frames of {self.height}x{self.width} "
-            f"{colour} {self.dtype}, {self.n_classes} classes as {self.mask_format} masks, seed {self.seed}"
+            f"{colour} {self.dtype}, {masks}, seed {self.seed}"
         )
 
     def stack_name(self, index: int) -> str:
@@ -49,6 +53,9 @@ def stack_frames(settings: SynthSettings, index: int) -> Iterator[tuple[np.ndarr
     rng = stack_rng(settings.seed, index, 0)
     noise_rng = stack_rng(settings.seed, index, 1)
     height, width = settings.height, settings.width
+    if settings.mask_format == "labels":
+        yield from _nuclei_frames(settings, rng, noise_rng)
+        return
     look = make_look(rng, height, width)
     things = make_things(rng, settings.n_classes, height, width)
     for number in range(settings.frames):
@@ -58,3 +65,19 @@ def stack_frames(settings: SynthSettings, index: int) -> Iterator[tuple[np.ndarr
         frame = rasterise(things, settings.n_classes, height, width, look.texture)
         camera = compose(noise_rng, look, frame, settings.channels)
         yield to_dtype(camera, settings.dtype), mask_pixels(frame.masks, settings.mask_format)
+
+
+def _nuclei_frames(
+    settings: SynthSettings, rng: np.random.Generator, noise_rng: np.random.Generator
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The instance-label demo (nuclei.py): (image, uint16 label image) per frame."""
+    height, width = settings.height, settings.width
+    look = nuclei.dark_look(rng, height, width)
+    clusters = nuclei.make_clusters(rng, height, width)
+    for number in range(settings.frames):
+        if number:
+            nuclei.advance(rng, clusters, height, width)
+            drift(rng, look)
+        ids, frame = nuclei.rasterise(clusters, height, width, look.texture)
+        camera = compose(noise_rng, look, frame, settings.channels)
+        yield to_dtype(camera, settings.dtype), ids

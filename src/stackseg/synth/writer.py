@@ -69,7 +69,8 @@ def write_stack(
         masks.write(
             mask_pages(),
             shape=mask_shape,
-            dtype=np.uint8,
+            # instance labels: one uint16 id per nucleus (0 = background)
+            dtype=np.uint16 if settings.mask_format == "labels" else np.uint8,
             compression="lzw",
             **_photometric(mask_channels),
         )

@@ -23,6 +23,7 @@ from stackseg.contracts import (
     ModelCard,
     OutputContract,
     TrainingSummary,
+    instances_contract,
 )
 from stackseg.models import INPUT_RULE
 from stackseg.train.callbacks import RunState
@@ -50,7 +51,7 @@ TRAINING_CODE = (
     "preprocessing.py",
     "train",
     "commands/train.py",
-    "contracts.py",
+    "contracts",
     "atomic.py",
 )
 
@@ -154,6 +155,7 @@ def build_card(
             activation="sigmoid",
             meaning="channel k = probability that the pixel belongs to classes[k]",
             threshold=t.threshold,
+            instances=instances_contract(data.manifest),
         ),
         prepared_scaling=data.manifest.scaling,
         lineage=Lineage(
