@@ -18,7 +18,7 @@ export UV_COMPILE_BYTECODE ?= 1
 help:
 	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, summary of the results"
 	@echo "make test       set up .venv with dev tools, run the linters (ruff, mypy), the docs build and the test suite"
-	@echo "make lock       regenerate requirements.lock / requirements-dev.lock"
+	@echo "make lock       regenerate requirements.lock / requirements-dev.lock / requirements-serve.lock"
 	@echo "make cml-report BASE=origin/main   the CI pull-request job up to 'cml comment' (report.md)"
 	@echo "make check-remote                  does the DVC remote hold everything dvc.lock references?"
 	@echo "make s3-dev     loopback S3 server for dvc push/pull without Docker (S3_DEV_FLAGS=--help)"
@@ -109,6 +109,8 @@ s3-dev: install-dev
 lock: $(UV)
 	$(UV) pip compile --universal --python-version 3.11 -q requirements.txt -o requirements.lock
 	$(UV) pip compile --universal --python-version 3.11 -q requirements-dev.txt -o requirements-dev.lock
+	@# the container image's (Dockerfile): a subset of requirements.lock, at the same versions
+	$(UV) pip compile --universal --python-version 3.11 -q requirements-serve.txt -c requirements.lock -o requirements-serve.lock
 
 clean-venv:
 	rm -rf $(VENV)
