@@ -118,7 +118,7 @@ def test_base_without_results_gives_workspace_only_report_with_note(standin):
     assert "has no dvc.lock" in text
     rows = table_rows(text, "metrics/evaluate.json")
     new = expected_metrics(standin["b"])
-    assert rows["mean_iou"][:2] == ["—", format_value(new["mean_iou"])]
+    assert rows["mean.iou"][:2] == ["—", format_value(new["mean.iou"])]
     assert "— (not available)" in text  # base side of every plot
     for link in IMAGE_LINK.findall(text):
         assert ".pr." in link and (path / link).is_file()

@@ -160,7 +160,9 @@ class NoiseCache:
         except FileNotFoundError:
             return None
         except Exception as exc:  # the remote's own errors: network, credentials, bucket
-            raise StacksegError(f"could not read {path} from the DVC remote: {_line(exc)}") from None
+            raise StacksegError(
+                f"could not read {path} from the DVC remote: {_line(exc)}"
+            ) from None
         estimate = NoiseEstimate.from_json(_load(raw, path), path)
         atomic.write_bytes(local, raw)  # fetched once, read locally afterwards
         log.info("noise estimate for %s fetched from the DVC remote", commit[:8])
@@ -198,8 +200,8 @@ def _line(exc: Exception) -> str:
 
 def open_cache(root: Path) -> NoiseCache:
     """The cache of the DVC project at root: its default remote when one is configured."""
-    from dvc.exceptions import NoRemoteError
-    from dvc.repo import Repo
+    from dvc.config import NoRemoteError  # type: ignore[import-untyped]
+    from dvc.repo import Repo  # type: ignore[import-untyped]
 
     try:
         with Repo(str(root)) as repo:
@@ -222,9 +224,9 @@ def get_or_compute(
     """(estimate, computed): the cached one unless forced or made with other seeds."""
     if not force:
         cached = cache.get(base_commit)
-        if cached is not None and list(cached.seeds) == seeds:
-            if all(h.key in cached.values for h in headlines):
-                return cached, False
+        complete = cached is not None and all(h.key in cached.values for h in headlines)
+        if cached is not None and complete and list(cached.seeds) == seeds:
+            return cached, False
         if cached is not None:
             log.info("cached estimate for %s has other seeds or metrics: recomputing", base_commit)
     estimate = from_runs(base_commit, runner(seeds), headlines)
