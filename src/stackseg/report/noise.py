@@ -143,7 +143,12 @@ class NoiseCache:
     def where(self) -> str:
         if self.remote is None:
             return f"{LOCAL_DIR.as_posix()}/ (no DVC remote configured: local only)"
-        return f"the DVC remote ({self.remote.unstrip_protocol(self.remote_dir)})"
+        return f"the DVC remote ({self._url(self.remote_dir)})"
+
+    def _url(self, path: str) -> str:
+        protocol = self.remote.protocol
+        protocol = protocol[0] if isinstance(protocol, (tuple, list)) else protocol
+        return f"{protocol}://{path}" if protocol and protocol != "local" else path
 
     def _remote_path(self, commit: str) -> str:
         return self.remote.join(self.remote_dir, f"{commit}.json")
@@ -161,7 +166,8 @@ class NoiseCache:
             return None
         except Exception as exc:  # the remote's own errors: network, credentials, bucket
             raise StacksegError(
-                f"could not read {path} from the DVC remote: {_line(exc)}"
+                f"could not read {self._url(path)} from the DVC remote: {_line(exc)}; "
+                "check the remote (`dvc remote list`) and its credentials"
             ) from None
         estimate = NoiseEstimate.from_json(_load(raw, path), path)
         atomic.write_bytes(local, raw)  # fetched once, read locally afterwards
@@ -179,7 +185,8 @@ class NoiseCache:
             self.remote.pipe_file(path, raw)
         except Exception as exc:
             raise StacksegError(
-                f"could not write {path} to the DVC remote: {_line(exc)} "
+                f"could not write {self._url(path)} to the DVC remote: "
+                f"{_line(exc)} "
                 f"(the estimate is kept in {LOCAL_DIR.as_posix()}/)"
             ) from None
 
