@@ -57,7 +57,7 @@ def _git(args: list[str], cwd: Path) -> str:
 
 
 def _show(cwd: Path) -> list:
-    raw = run_dvc(["exp", "show", "--json", "-q"], cwd)
+    raw = run_dvc(["exp", "show", "--json"], cwd)
     try:
         show = json.loads(raw)
     except json.JSONDecodeError:
