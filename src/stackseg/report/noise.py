@@ -134,7 +134,7 @@ def from_runs(
 class NoiseCache:
     """Estimates by base commit: a local directory, and the DVC remote when there is one."""
 
-    def __init__(self, root: Path, remote: Any = None, remote_dir: str | None = None):
+    def __init__(self, root: Path, remote: Any = None, remote_dir: str = ""):
         self.local_dir = root / LOCAL_DIR
         self.remote = remote  # a DVC FileSystem, or None
         self.remote_dir = remote_dir
