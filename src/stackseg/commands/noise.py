@@ -7,9 +7,12 @@ in the DVC remote; later calls, and `stackseg report`, fetch it (docs/ci.md).
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from stackseg.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +82,13 @@ def run(args: argparse.Namespace) -> None:
         f"noise at {base.short}: {len(estimate.seeds)} seeds {list(estimate.seeds)} "
         f"({how} {cache.where}; machine: {estimate.machine or 'unknown'})"
     )
+    spreads = [estimate.spread(h.key) for h in headlines]
+    if all(spread is not None and spread.std == 0 for spread in spreads):
+        log.warning(
+            "every seed gave the same metrics: the seed does not reach the pipeline "
+            "(is `seed` in the params of the train stage in dvc.yaml?); any change will be "
+            "judged beyond noise"
+        )
     for headline in headlines:
         spread = estimate.spread(headline.key)
         if spread is None:
