@@ -61,6 +61,14 @@ def test_cached_only_prints_the_estimate_or_says_how_to_make_one(project, capsys
     assert len(out) == 1 + len(keys)
 
 
+def test_the_varied_param_must_be_an_integer_param(project):
+    path, _ = project
+    assert command.param_value(path / "params.yaml", "seed") == tiny_params()["seed"]
+    assert command.param_value(path / "params.yaml", "synth.seed") == tiny_params()["synth"]["seed"]
+    with pytest.raises(ConfigError, match="`train.loss`, which is not an integer param"):
+        command.param_value(path / "params.yaml", "train.loss")
+
+
 def test_fewer_than_two_seeds_is_refused(project):
     with pytest.raises(ConfigError, match="--seeds 1: need at least 2 runs"):
         command.run(args("--seeds", "1"))

@@ -43,6 +43,21 @@ def seed_list(base_seed: int, count: int) -> list[int]:
     return [base_seed + i for i in range(1, count + 1)]
 
 
+def param_value(params_file: Path, dotted: str) -> int:
+    """The integer value of a dotted param in params.yaml (what the runs vary)."""
+    import yaml
+
+    value: object = yaml.safe_load(params_file.read_text())
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(
+            f"{params_file}: report.noise_param names `{dotted}`, which is not an integer "
+            "param there: name the seed param the pipeline reads (e.g. seed)"
+        )
+    return value
+
+
 def run(args: argparse.Namespace) -> None:
     from stackseg.config import load_config
     from stackseg.errors import StacksegError
@@ -72,9 +87,11 @@ def run(args: argparse.Namespace) -> None:
         estimate, computed = get_or_compute(
             cache,
             base.sha,
-            seed_list(config.seed, count),
+            seed_list(param_value(Path(args.params), config.report.noise_param), count),
             headlines,
-            lambda seeds: run_seeds(cwd, base.sha, seeds, metrics_file, headlines),
+            lambda seeds: run_seeds(
+                cwd, base.sha, seeds, metrics_file, headlines, config.report.noise_param
+            ),
             force=args.force,
         )
     how = "computed and stored in" if computed else "cached in"

@@ -3,7 +3,8 @@
 1. check the workspace is the base commit with no tracked changes (a queued experiment
    runs the workspace as it is: uncommitted edits would be measured as "the base");
 2. remove leftovers of an interrupted earlier call (same experiment names);
-3. queue one experiment per seed: `dvc exp run --queue -S seed=<s> -n noise-<commit>-s<s>`;
+3. queue one experiment per seed: `dvc exp run --queue -S seed=<s> -n noise-<commit>-s<s>`
+   (the param is params `report.noise_param`, `seed` by default);
 4. run the queue in the foreground: `dvc exp run --run-all -j 1` (starts the queue's
    worker, like `dvc queue start`, and waits until every queued run has finished; one job:
    the runs share the machine's cores, as the PR's own run does);
@@ -99,14 +100,19 @@ def collect(
 
 
 def run_seeds(
-    cwd: Path, commit: str, seeds: list[int], metrics_file: str, headlines: list[Headline]
+    cwd: Path,
+    commit: str,
+    seeds: list[int],
+    metrics_file: str,
+    headlines: list[Headline],
+    param: str = "seed",
 ) -> dict[int, dict[str, float | None]]:
     """Steps 1-6 of this module; {seed: {metric key: value}}."""
     check_workspace(cwd, commit)
     names = {experiment_name(commit, seed): seed for seed in seeds}
     _remove(cwd, list(names), _show(cwd))
     for name, seed in names.items():
-        run_dvc(["exp", "run", "--queue", "-q", "-S", f"seed={seed}", "-n", name], cwd)
+        run_dvc(["exp", "run", "--queue", "-q", "-S", f"{param}={seed}", "-n", name], cwd)
     log.info("running %d seeded experiments at %s (dvc exp run --run-all)", len(seeds), commit[:8])
     try:
         run_dvc(["exp", "run", "--run-all", "-j", "1"], cwd, timeout=RUN_TIMEOUT_S)
