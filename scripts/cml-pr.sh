@@ -13,6 +13,9 @@
 # --demo: no remote at all (PRs from forks get no secrets): demo data if data/raw is empty,
 #   `dvc repro`, report with a note. Nothing is pulled or pushed.
 # --text-out FILE: also write a text-only report (tables, no images) for job summaries.
+# The report's headline verdicts read the base commit's noise estimate (`stackseg noise`)
+#   from the DVC remote's stackseg-noise/ prefix; this job never computes one (N trainings):
+#   none cached, or the demo path (no remote), gives "no noise estimate" verdicts.
 #
 # Who commits what (docs/ci.md): the developer who ran `dvc repro` commits
 # dvc.lock and runs `dvc push`; CI never commits. It only comments, and (remote path, in

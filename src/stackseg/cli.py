@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write models/model.onnx, checked against the Keras model on the test split",
     ),
     "report": ("report", "write a Markdown report comparing the workspace to a base revision"),
+    "noise": ("noise", "measure the headline metrics' spread over N seeds at a base revision"),
     "summary": ("summary", "print the test results: mean IoU vs baseline, per class, plots"),
     "infer": ("infer", "segment new images and TIFF stacks with a trained model"),
     "serve": ("serve", "serve the model over HTTP (FastAPI): /predict, /predict/stack, /metrics"),

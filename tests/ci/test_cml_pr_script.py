@@ -85,7 +85,7 @@ def test_first_run_on_empty_remote_reports_and_main_check_needs_the_developers_p
     text = (work / "report.md").read_text()
     old, new = standin.expected_metrics(origin["a"]), standin.expected_metrics(origin["b"])
     rows = standin.table_rows(text, "metrics/evaluate.json")
-    assert rows["mean_iou"][:2] == [f"{old['mean_iou']:.5g}", f"{new['mean_iou']:.5g}"]
+    assert rows["mean.iou"][:2] == [f"{old['mean.iou']:.5g}", f"{new['mean.iou']:.5g}"]
     assert standin.table_rows(text, "params.yaml") == {"train.learning_rate": ["0.002", "0.004"]}
     assert "the committed dvc.lock is out of date" in text
     links = standin.IMAGE_LINK.findall(text)

@@ -50,7 +50,8 @@ else:
     ious = {name: round(0.5 + lr * 10 + k / 100, 6) for k, name in enumerate(classes)}
     os.makedirs("plots/evaluate/overlays", exist_ok=True)
     with open("metrics/evaluate.json", "w") as f:
-        json.dump({"mean_iou": round(sum(ious.values()) / len(ious), 6), "iou": ious}, f)
+        mean = round(sum(ious.values()) / len(ious), 6)
+        json.dump({"mean": {"iou": mean}, "per_class": {n: {"iou": v} for n, v in ious.items()}}, f)
     with open("plots/evaluate/per_class_iou.json", "w") as f:
         json.dump([{"label": name, "iou": v} for name, v in ious.items()], f)
     shade = int(lr * 10000) % 256
@@ -64,8 +65,10 @@ DVC_YAML = {
             "cmd": "python stages_standin.py train",
             "deps": ["stages_standin.py", "data/raw"],
             "params": ["train.epochs", "train.learning_rate"],
-            "outs": ["models/model.keras", {"metrics/train/plots": {"cache": False}}],
+            "outs": ["models/model.keras"],
             "metrics": [{"metrics/train/metrics.json": {"cache": False}}],
+            # like dvclive's directory in the real dvc.yaml: one plot per TSV file
+            "plots": [{"metrics/train/plots/metrics": {"cache": False, "x": "step"}}],
         },
         "evaluate": {
             "cmd": "python stages_standin.py evaluate",
@@ -102,8 +105,8 @@ def expected_metrics(params: dict) -> dict[str, float]:
     """What the stand-in writes to metrics/evaluate.json, flattened like `dvc metrics`."""
     lr = params["train"]["learning_rate"]
     ious = {name: round(0.5 + lr * 10 + k / 100, 6) for k, name in enumerate(params["classes"])}
-    flat = {f"iou.{name}": value for name, value in ious.items()}
-    flat["mean_iou"] = round(sum(ious.values()) / len(ious), 6)
+    flat = {f"per_class.{name}.iou": value for name, value in ious.items()}
+    flat["mean.iou"] = round(sum(ious.values()) / len(ious), 6)
     return flat
 
 

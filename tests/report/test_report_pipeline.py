@@ -68,3 +68,13 @@ def test_report_compares_two_real_pipeline_runs(tmp_path):
         }
     assert published_length(text) <= budget_for(65_536)
     assert "![" not in (path / "report-text.md").read_text()
+
+    # headline first (no noise estimate in a fresh project); dvclive's one-plot-per-file
+    # curves collapsed, the combined Loss and IoU charts (both revisions each) above them
+    assert text.index("### Headline metrics") < text.index("### Metrics")
+    assert "| test mean IoU |" in text and "no noise estimate" in text
+    shown, collapsed = text.split("<details><summary>Training curves", 1)
+    collapsed = collapsed.split("</details>", 1)[0]
+    assert "**Loss**<br>" in shown and "**IoU**<br>" in shown
+    for name in tiny_params()["classes"]:
+        assert f"iou_{name}.tsv" in collapsed and f"iou_{name}.tsv" not in shown

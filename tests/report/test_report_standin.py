@@ -6,6 +6,7 @@ workspace = results for params B (learning rate and epochs changed), not committ
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from stackseg.report.markdown import budget_for, published_length
+from stackseg.report.noise import LOCAL_DIR, NoiseEstimate
 from stackseg.report.tables import format_change, format_value
 from tests.conftest import run
 from tests.report.standin import (
@@ -118,21 +120,59 @@ def test_base_without_results_gives_workspace_only_report_with_note(standin):
     assert "has no dvc.lock" in text
     rows = table_rows(text, "metrics/evaluate.json")
     new = expected_metrics(standin["b"])
-    assert rows["mean_iou"][:2] == ["—", format_value(new["mean_iou"])]
-    assert "— (not available)" in text  # base side of every plot
+    assert rows["mean.iou"][:2] == ["—", format_value(new["mean.iou"])]
+    assert "— (not available)" in text  # base side of every image plot
     for link in IMAGE_LINK.findall(text):
-        assert ".pr." in link and (path / link).is_file()
+        assert (path / link).is_file()
+        assert ".pr." in link or "overlays" not in link  # charts: one file, workspace only
+    assert table_rows(text, "test mean IoU")["—"][-1] == "—"  # nothing to judge
 
 
-def test_no_images_keeps_text_only(standin):
+def test_headline_without_a_noise_estimate_says_how_to_make_one(standin):
+    text = (standin["path"] / "report.md").read_text()
+    assert text.index("### Headline metrics") < text.index("### Metrics")
+    old, new = expected_metrics(standin["a"]), expected_metrics(standin["b"])
+    rows = table_rows(text, "test mean IoU")
+    assert rows[f"{old['mean.iou']:.4f}"][:2] == [f"{new['mean.iou']:.4f}", "+0.0200"]
+    assert rows[f"{old['mean.iou']:.4f}"][-1] == "no noise estimate"
+    assert f"`stackseg noise --base {standin['c1'][:8]}`" in text
+    # the dvclive-style per-file curves are collapsed; the combined ones are not
+    details = text[text.index("<details><summary>Training curves") :]
+    details = details[: details.index("</details>")]
+    assert "train/loss.tsv" in details and "eval/loss.tsv" in details
+    assert "**Loss**<br>![Loss](report/loss.png)" in text.split("<details><summary>Training")[0]
+
+
+def test_no_images_keeps_text_only_with_verdicts_from_a_cached_estimate(standin):
     path = standin["path"]
-    report(
-        path, "--base", standin["c1"], "--no-images", "--out", "text.md", "--images-dir", "unused"
-    )
+    c1 = standin["c1"]
+    base = expected_metrics(standin["a"])
+    # a local estimate for c1 (no remote here): mean IoU barely moves with the seed, each
+    # class by +-0.01 -> the +0.02 change is beyond noise for the mean, within for classes
+    values = {
+        key: [value - spread, value, value + spread]
+        for key, value in base.items()
+        for spread in [0.001 if key == "mean.iou" else 0.01]
+    }
+    estimate = NoiseEstimate(c1, (43, 44, 45), {k: tuple(v) for k, v in values.items()})
+    cached = path / LOCAL_DIR / f"{c1}.json"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(estimate.to_json()))
+    try:
+        report(path, "--base", c1, "--no-images", "--out", "text.md", "--images-dir", "unused")
+    finally:
+        cached.unlink()
     text = (path / "text.md").read_text()
     assert "![" not in text and "--no-images" in text
     assert table_rows(text, "params.yaml")["train.epochs"] == ["2", "3"]
     assert not (path / "unused").exists()
+    headline = [line for line in text.splitlines() if line.startswith("| test mean IoU")]
+    assert headline[0].endswith("| **beyond noise** |")
+    assert "±0.0030 (s 0.0010;" in headline[0]
+    for name in standin["a"]["classes"]:
+        row = next(line for line in text.splitlines() if line.startswith(f"| IoU `{name}`"))
+        assert row.endswith("| within noise |"), row
+    assert "retrained with 3 seeds (43, 44, 45)" in text
 
 
 def test_max_chars_below_minimum_is_refused(standin):

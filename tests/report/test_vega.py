@@ -1,4 +1,4 @@
-"""Splitting DVC's Vega-Lite specs per revision, shared axes, offline PNG rendering."""
+"""DVC's Vega-Lite specs with both revisions in one chart, renamed; offline PNG rendering."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import pytest
 from PIL import Image
 
 from stackseg.errors import StacksegError
-from stackseg.report.vega import (
-    render_png,
-    revisions_in,
-    share_axis_domains,
-    split_by_revision,
-    vegalite_version,
-)
+from stackseg.report.vega import label_revisions, render_png, revisions_in, vegalite_version
 
 
 def line_spec() -> dict:
@@ -42,47 +36,34 @@ def line_spec() -> dict:
     }
 
 
-def test_split_keeps_each_revisions_rows_and_labels_it():
-    parts = split_by_revision(line_spec(), {"main": "base main (abc)"})
-    assert set(parts) == {"workspace", "main"}
-    assert {row["rev"] for row in parts["main"]["data"]["values"]} == {"main"}
-    assert len(parts["workspace"]["data"]["values"]) == 4
-    assert parts["main"]["title"] == {
-        "text": "Loss",
-        "anchor": "middle",
-        "subtitle": "base main (abc)",
+def colour_scale_spec() -> dict:
+    # DVC's filled spec lists the revisions in the colour scale's domain
+    spec = line_spec()
+    spec["encoding"]["color"] = {
+        "field": "rev",
+        "scale": {"domain": ["workspace", "main"], "range": ["#945dd6", "#13adc7"]},
     }
-    assert parts["workspace"]["title"]["subtitle"] == "workspace"
-    assert revisions_in(line_spec()) == ["workspace", "main"]
+    return spec
 
 
-def test_both_sides_share_axis_domains_over_all_revisions():
-    parts = split_by_revision(line_spec(), {})
-    for part in parts.values():
-        assert part["encoding"]["x"]["scale"]["domain"] == [0.0, 3.0]
-        assert part["layer"][0]["encoding"]["y"]["scale"] == {"zero": False, "domain": [0.7, 2.0]}
-        # aggregated encodings are left to Vega-Lite
-        assert "scale" not in part["layer"][1]["encoding"]["y"]
+def test_both_revisions_stay_in_one_spec_under_readable_names():
+    spec = colour_scale_spec()
+    labelled = label_revisions(spec, {"main": "base main (abc12345)"})
+    assert revisions_in(labelled) == ["workspace", "base main (abc12345)"]
+    assert len(labelled["data"]["values"]) == 7  # every row of both revisions
+    assert labelled["encoding"]["color"]["scale"]["domain"] == ["workspace", "base main (abc12345)"]
+    # colours stay paired with their revisions; the input is not modified
+    assert labelled["encoding"]["color"]["scale"]["range"] == ["#945dd6", "#13adc7"]
+    assert revisions_in(spec) == ["workspace", "main"]
 
 
-def test_bar_domains_include_zero():
-    spec = {
-        "data": {
-            "values": [
-                {"iou": 0.6, "label": "a", "rev": "w"},
-                {"iou": 0.8, "label": "b", "rev": "m"},
-            ]
-        },
-        "mark": {"type": "bar"},
-        "encoding": {
-            "x": {"field": "iou", "type": "quantitative"},
-            "y": {"field": "label", "type": "nominal"},
-        },
-    }
-    shared = share_axis_domains(spec)
-    assert shared["encoding"]["x"]["scale"]["domain"] == [0.0, 0.8]
-    assert "scale" not in shared["encoding"]["y"]
-    assert "scale" not in spec["encoding"]["x"]  # the input is not modified
+def test_one_chart_draws_both_revisions_in_their_colours():
+    spec = colour_scale_spec()
+    spec["layer"] = spec["layer"][:1]  # lines only: the colours are the two revisions'
+    png = render_png(label_revisions(spec, {"main": "base"}), scale=1.0)
+    with Image.open(io.BytesIO(png)) as image:
+        colours = {rgb for _, rgb in image.convert("RGB").getcolors(1 << 20)}
+    assert (0x94, 0x5D, 0xD6) in colours and (0x13, 0xAD, 0xC7) in colours
 
 
 def test_vegalite_version_matches_the_specs_major_version():
@@ -96,7 +77,7 @@ def test_vegalite_version_matches_the_specs_major_version():
 
 
 def test_render_png_gives_a_valid_image_offline():
-    png = render_png(split_by_revision(line_spec(), {})["main"], scale=1.0)
+    png = render_png(line_spec(), scale=1.0)
     with Image.open(io.BytesIO(png)) as image:
         assert image.format == "PNG"
         assert image.width > 100 and image.height > 100

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
     from stackseg.config import load_config
     from stackseg.report import ReportOptions, write_report
 
-    load_config(args.params)
+    config = load_config(args.params)
     if args.max_chars < MIN_CHARS:
         raise StacksegError(f"--max-chars {args.max_chars}: must be at least {MIN_CHARS}")
     write_report(
@@ -66,5 +66,9 @@ def run(args: argparse.Namespace) -> None:
             notes=tuple(args.note),
             max_chars=args.max_chars,
             text_out=args.text_out,
+            classes=tuple(config.classes),
+            metrics_file=config.paths.evaluate_metrics.as_posix(),
+            noise_k=config.report.noise_k,
+            detail_prefixes=(config.paths.train_live.as_posix(),),
         )
     )

@@ -223,6 +223,22 @@ class ServeConfig(_Section):
     api_key_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 
 
+class ReportConfig(_Section):
+    """`stackseg report` verdicts and `stackseg noise` (docs/ci.md, "Beyond noise?")."""
+
+    # runs at the base revision, seeds seed+1 .. seed+N, whose spread is the noise; at least
+    # 2 (one run has no spread)
+    noise_seeds: Annotated[int, Field(ge=2, le=20)]
+    # the integer param the runs vary (`dvc exp run -S <param>=<s>`), dotted. `seed` also
+    # draws the data split (prepare), so its spread includes other test sets: conservative
+    noise_param: Annotated[
+        str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+    ]
+    # a metric changed "beyond noise" when |PR - base| > noise_k x the seeds' standard
+    # deviation; 3 is ~2.1 standard deviations of a difference of two runs (sqrt(2) sigma)
+    noise_k: Annotated[float, Field(gt=0.0, le=10.0)]
+
+
 class InferConfig(_Section):
     backend: Literal["onnx", "keras"]
     batch_size: PositiveInt
@@ -253,6 +269,7 @@ class Config(_Section):
     export: ExportConfig
     registry: RegistryConfig
     infer: InferConfig
+    report: ReportConfig
     objects: ObjectsConfig
     serve: ServeConfig
 

@@ -1,8 +1,10 @@
 """`stackseg report`: what a change did to the model, as one Markdown file plus images.
 
-Base revision vs workspace: the `dvc metrics diff` and `dvc params diff` tables, every
-Vega plot rendered to PNG for both sides, and the image plots (best/worst overlays) of both
-sides. Image links are relative to the report file, so `cml comment ... --publish` uploads
+Base revision vs workspace: first the headline (test mean IoU and per-class IoU, base ->
+PR, each with a "beyond noise" / "within noise" verdict against the base's seed spread,
+stackseg.report.headline), then the `dvc metrics diff` and `dvc params diff` tables, every
+Vega plot rendered to PNG with both revisions in one chart (dvclive's per-metric curves
+collapsed), and the image plots (best/worst overlays) of both sides. Image links are relative to the report file, so `cml comment ... --publish` uploads
 them. A base revision that does not exist is an error; one that exists but holds no results
 yet (no dvc.lock: the project's first PR) gives a workspace-only report with a note.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from stackseg import atomic
 from stackseg.errors import StacksegError
 from stackseg.report.dvc_cli import dvc_json
+from stackseg.report.headline import find_estimate, headline_section_lines
 from stackseg.report.markdown import (
     COMMENT_LIMIT,
     Assembled,
@@ -26,7 +29,8 @@ from stackseg.report.markdown import (
     budget_for,
     image_cell,
 )
-from stackseg.report.plots import ExportedPlots, PlotImages, export_plots
+from stackseg.report.noise import NoiseEstimate
+from stackseg.report.plots import BOTH, ExportedPlots, PlotImages, export_plots
 from stackseg.report.revisions import BaseRevision, resolve_base, workspace_description
 from stackseg.report.tables import has_side, metrics_table, params_table
 
@@ -44,6 +48,12 @@ class ReportOptions:
     notes: tuple[str, ...] = ()
     max_chars: int = COMMENT_LIMIT
     text_out: Path | None = None  # also write a text-only version (job summaries)
+    # the headline: params `classes`, `paths.evaluate_metrics`, `report.noise_k`
+    classes: tuple[str, ...] = ()
+    metrics_file: str = "metrics/evaluate.json"
+    noise_k: float = 3.0
+    # dvclive's directory (params `paths.train_live`): its one-curve-per-file plots collapse
+    detail_prefixes: tuple[str, ...] = ()
 
 
 def _display_names(plots: list[PlotImages]) -> list[str]:
@@ -71,6 +81,44 @@ def _image_rows(
     return lines
 
 
+GRID_COLUMNS = 2
+
+
+def _vega_grid(plots: list[PlotImages], out_dir: Path, final_dir: Path) -> list[str]:
+    """Charts two to a row (each with both revisions): half the scrolling of one per row."""
+    cells = []
+    for name, plot in zip(_display_names(plots), plots, strict=True):
+        written = plot.files.get(BOTH)
+        rel = None
+        if written is not None:
+            rel = Path(os.path.relpath(final_dir / written.name, out_dir)).as_posix()
+        image = image_cell(name, rel, missing="— (not rendered)")
+        cells.append(f"**{name.replace('|', '/')}**<br>{image}")
+    lines = ["|" + " |" * GRID_COLUMNS, "|" + "---|" * GRID_COLUMNS]
+    for start in range(0, len(cells), GRID_COLUMNS):
+        row = cells[start : start + GRID_COLUMNS]
+        row += [""] * (GRID_COLUMNS - len(row))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _plot_lines(exported: ExportedPlots, out_dir: Path, final_dir: Path) -> list[str]:
+    main = [plot for plot in exported.vega if not plot.detail]
+    detail = [plot for plot in exported.vega if plot.detail]
+    if not exported.vega:
+        lines = ["_No plots._"]
+    else:
+        lines = ["Base and workspace in one chart each, coloured by revision.", ""]
+        lines += _vega_grid(main, out_dir, final_dir) if main else []
+    if detail:
+        summary = f"Training curves, one per metric and class ({len(detail)} plots)"
+        lines += ["", f"<details><summary>{summary}</summary>", ""]
+        lines += [*_vega_grid(detail, out_dir, final_dir), "", "</details>"]
+    if exported.problems:
+        lines += ["", *[f"- {problem}" for problem in exported.problems]]
+    return lines
+
+
 def _notes(base: BaseRevision, metrics: dict, options: ReportOptions) -> list[str]:
     notes = list(options.notes)
     if not base.has_results:
@@ -90,27 +138,18 @@ def build_sections(
     exported: ExportedPlots | None,
     out_dir: Path,
     final_dir: Path,
+    headline: list[str] | None = None,
 ) -> list[Section]:
     base_label = f"base `{base.label}`"
-    sections = [
+    sections = [Section("Headline metrics", headline)] if headline else []
+    sections += [
         Section("Metrics", metrics_table(metrics, base_label, "workspace")),
         Section(
             "Params", params_table(params, base_label, "workspace") or ["_No parameter changes._"]
         ),
     ]
     if exported is not None:
-        plot_lines = [
-            "Base on the left, workspace on the right; both panels of a plot share their axes.",
-            "",
-        ]
-        plot_lines += (
-            _image_rows(exported.vega, base, out_dir, final_dir)
-            if exported.vega
-            else ["_No plots._"]
-        )
-        if exported.problems:
-            plot_lines += ["", *[f"- {problem}" for problem in exported.problems]]
-        sections.append(Section("Plots", plot_lines))
+        sections.append(Section("Plots", _plot_lines(exported, out_dir, final_dir)))
         if exported.images:
             sections.append(
                 Section("Images", _image_rows(exported.images, base, out_dir, final_dir))
@@ -162,17 +201,18 @@ def write_report(options: ReportOptions, cwd: Path | None = None) -> Assembled:
     budget = budget_for(options.max_chars)
     hint = f"Run `stackseg report --base {base.ref}` locally for the full report."
     intro = f"Base {base.described} compared with the workspace {workspace_description(cwd)}."
+    headline = _headline(base, metrics, options, cwd)
 
     def text_only(why: str) -> Assembled:
         header = ["## stackseg report", "", intro, "", *[f"> {n}" for n in [*notes, why]]]
-        sections = build_sections(base, metrics, params, None, out.parent, images_dir)
+        sections = build_sections(base, metrics, params, None, out.parent, images_dir, headline)
         return assemble(header, sections, budget, hint)
 
     if options.images:
         header = ["## stackseg report", "", intro]
         header += ["", *[f"> {note}" for note in notes]] if notes else []
         result = _write_with_images(
-            base, cwd, metrics, params, header, hint, options, out, images_dir
+            base, cwd, (metrics, params, headline), header, hint, options, out, images_dir
         )
     else:
         result = text_only("Plots and images left out (`--no-images`).")
@@ -190,11 +230,25 @@ def write_report(options: ReportOptions, cwd: Path | None = None) -> Assembled:
     return result
 
 
+def _headline(
+    base: BaseRevision, metrics: dict, options: ReportOptions, cwd: Path
+) -> list[str] | None:
+    """The headline section's lines; None when no classes were given (nothing to judge)."""
+    if not options.classes:
+        return None
+    estimate: NoiseEstimate | None = None
+    why = f"base `{base.short}` has no results"
+    if base.has_results:
+        estimate, why = find_estimate(cwd, base)
+    return headline_section_lines(
+        base, metrics, list(options.classes), options.metrics_file, options.noise_k, estimate, why
+    )
+
+
 def _write_with_images(
     base: BaseRevision,
     cwd: Path,
-    metrics: dict,
-    params: dict,
+    tables: tuple[dict, dict, list[str] | None],  # metrics diff, params diff, headline
     header: list[str],
     hint: str,
     options: ReportOptions,
@@ -207,8 +261,11 @@ def _write_with_images(
         (staging / MARKER).write_text("written by `stackseg report`; replaced on each run\n")
         with tempfile.TemporaryDirectory(prefix="stackseg-dvc-plots-") as scratch:
             labels = {base.ref: f"base {base.label} ({base.short})", "workspace": "workspace"}
-            exported = export_plots(base, cwd, staging, Path(scratch), labels)
-        sections = build_sections(base, metrics, params, exported, out.parent, images_dir)
+            exported = export_plots(
+                base, cwd, staging, Path(scratch), labels, options.detail_prefixes
+            )
+        metrics, params, headline = tables
+        sections = build_sections(base, metrics, params, exported, out.parent, images_dir, headline)
         result = assemble(header, sections, budget_for(options.max_chars), hint)
     _write_text(out, result.text)
     return result

@@ -28,17 +28,21 @@ def _last_error_line(stderr: str) -> str:
     return (errors or lines or ["(no error output)"])[-1]
 
 
-def run_dvc(args: list[str], cwd: Path) -> str:
+def run_dvc(args: list[str], cwd: Path, timeout: float = DVC_TIMEOUT_S) -> str:
     """Run `python -m dvc ARGS` in cwd; return stdout or raise a one-line StacksegError."""
     cmd = [sys.executable, "-m", "dvc", *args]
     log.debug("running %s", " ".join(cmd))
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    # DVC starts helpers by name (the experiment queue's worker is `dvc exp queue-worker`):
+    # this interpreter's bin directory first, so they are the same DVC installation
+    bin_dir = os.path.dirname(sys.executable)
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": path}
     try:
         proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=DVC_TIMEOUT_S, env=env
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
         )
     except subprocess.TimeoutExpired:
-        raise StacksegError(f"`dvc {' '.join(args)}` took longer than {DVC_TIMEOUT_S} s") from None
+        raise StacksegError(f"`dvc {' '.join(args)}` took longer than {timeout:g} s") from None
     if proc.returncode != 0:
         raise StacksegError(
             f"`dvc {' '.join(args)}` failed (exit {proc.returncode}): {_last_error_line(proc.stderr)}"

@@ -1,7 +1,9 @@
-"""Every plot of `dvc plots diff BASE` as PNG/image files, one per side (base, PR).
+"""Every plot of `dvc plots diff BASE` as PNG/image files.
 
 Vega plots (training curves, per-class metrics, confusion, PR curves) are rendered from
-DVC's own filled Vega-Lite specs; image plots (the best/worst overlays, git-tracked with
+DVC's own filled Vega-Lite specs, one chart per plot holding both revisions coloured by
+revision (side "both"); plots under a `detail_prefixes` directory (dvclive's one curve per
+metric and class) are flagged so the report can collapse them. Image plots (the best/worst overlays, git-tracked with
 `cache: false`) are the files DVC itself exports for each revision. Plot ids and their
 order come from dvc.yaml, so new plots appear in the report without touching this code.
 """
@@ -19,12 +21,13 @@ from stackseg.errors import StacksegError
 from stackseg.progress import progress
 from stackseg.report.dvc_cli import dvc_json
 from stackseg.report.revisions import BaseRevision
-from stackseg.report.vega import render_png, split_by_revision
+from stackseg.report.vega import label_revisions, render_png
 
 log = logging.getLogger(__name__)
 
 WORKSPACE = "workspace"  # DVC's name for the working tree
 SIDES = ("base", "pr")
+BOTH = "both"  # a Vega chart drawing base and PR together
 MAX_SLUG = 60
 
 
@@ -34,6 +37,7 @@ class PlotImages:
     kind: str  # "vega" | "image"
     slug: str  # file-name stem shared by both sides
     files: dict[str, Path] = field(default_factory=dict)  # side -> written file
+    detail: bool = False  # one of many per-metric curves: shown collapsed
 
 
 @dataclass
@@ -78,24 +82,28 @@ def _problem_lines(errors: list, base: BaseRevision, limit: int = 5) -> list[str
 
 
 def export_plots(
-    base: BaseRevision, cwd: Path, out_dir: Path, scratch: Path, labels: dict[str, str]
+    base: BaseRevision,
+    cwd: Path,
+    out_dir: Path,
+    scratch: Path,
+    labels: dict[str, str],
+    detail_prefixes: tuple[str, ...] = (),
 ) -> ExportedPlots:
-    """Write one image per plot and side into out_dir; scratch is for DVC's own export."""
+    """Write one image per Vega plot (both revisions) and per image plot and side into
+    out_dir; scratch is for DVC's own export."""
     data = dvc_json(["plots", "diff", base.ref, "-o", str(scratch)], cwd)
     taken: set[str] = set()
     vega: list[PlotImages] = []
-    to_render: list[tuple[PlotImages, str, dict]] = []  # (plot, side, filled Vega-Lite spec)
+    to_render: list[tuple[PlotImages, dict]] = []  # (plot, filled Vega-Lite spec)
     images: dict[str, PlotImages] = {}
     problems = _problem_lines(data.get("errors") or [], base)
     for plot_id, entries in (data.get("data") or {}).items():
         for entry in entries or []:
             kind = entry.get("type")
             if kind == "vega" and isinstance(entry.get("content"), dict):
-                plot = PlotImages(plot_id, "vega", slugify(plot_id, taken))
-                for rev, spec in split_by_revision(entry["content"], labels).items():
-                    side = _side(rev, base)
-                    if side is not None:
-                        to_render.append((plot, side, spec))
+                detail = any(plot_id.startswith(f"{p.rstrip('/')}/") for p in detail_prefixes)
+                plot = PlotImages(plot_id, "vega", slugify(plot_id, taken), detail=detail)
+                to_render.append((plot, label_revisions(entry["content"], labels)))
                 vega.append(plot)
             elif kind == "image" and entry.get("url"):
                 revs = entry.get("revisions") or []
@@ -111,15 +119,15 @@ def export_plots(
                 plot.files[side] = target
     # rendering the Vega-Lite specs is the slow part of the report: show its progress
     with progress(len(to_render), "report", "plot") as bar:
-        for plot, side, spec in to_render:
+        for plot, spec in to_render:
             try:
                 png = render_png(spec)
             except StacksegError as exc:
-                problems.append(f"`{plot.plot_id}` ({side}): {exc.problems[0]}")
+                problems.append(f"`{plot.plot_id}`: {exc.problems[0]}")
             else:
-                target = out_dir / f"{plot.slug}.{side}.png"
+                target = out_dir / f"{plot.slug}.png"
                 target.write_bytes(png)
-                plot.files[side] = target
+                plot.files[BOTH] = target
             bar.update(1)
     log.info("exported %d vega plots and %d image plots", len(vega), len(images))
     return ExportedPlots(vega=vega, images=list(images.values()), problems=problems)

@@ -1,16 +1,15 @@
-"""DVC's filled Vega-Lite specs, split per revision and rendered to PNG offline.
+"""DVC's filled Vega-Lite specs, both revisions in one chart, rendered to PNG offline.
 
 `dvc plots diff --json` returns, per plot, one Vega-Lite spec whose inline data holds the
-rows of every revision (field `rev`). The report shows base and PR side by side, so each
-spec is split into one spec per revision; both halves get the same x/y domains so their
-axes line up and the images can be compared by eye. Rendering uses vl-convert (Vega
-bundled in a Rust extension): no browser, no CDN, and network access refused outright.
+rows of every revision (field `rev`), coloured by revision as `dvc plots diff` draws it.
+The report renders that one chart (base and PR overlaid, one image instead of two side by
+side) with the revisions named for readers. Rendering uses vl-convert (Vega bundled in a
+Rust extension): no browser, no CDN, and network access refused outright.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import re
 from collections.abc import Iterator
 
@@ -44,83 +43,29 @@ def _walk(node: object) -> Iterator[dict]:
             yield from _walk(item)
 
 
-def _has_bar_mark(spec: dict) -> bool:
-    for node in _walk(spec):
-        mark = node.get("mark")
-        kind = mark.get("type") if isinstance(mark, dict) else mark
-        if kind == "bar":
-            return True
-    return False
+def label_revisions(spec: dict, labels: dict[str, str]) -> dict:
+    """The spec with each revision's rows (field `rev`) and colour-scale entry renamed.
 
-
-def _numeric_extent(rows: list, field: str) -> tuple[float, float] | None:
-    numbers = [
-        float(row[field])
-        for row in rows
-        if isinstance(row, dict)
-        and isinstance(row.get(field), (int, float))
-        and not isinstance(row.get(field), bool)
-        and math.isfinite(row[field])
-    ]
-    return (min(numbers), max(numbers)) if numbers else None
-
-
-def share_axis_domains(spec: dict) -> dict:
-    """Fix every plain quantitative x/y encoding's domain to the extent over all revisions."""
+    DVC's filled spec already draws every revision in one chart, coloured by `rev` (its
+    colour scale's domain lists the revisions); only the names change: `HEAD` or a sha
+    becomes e.g. "base main (abc12345)". Renamed in the data and in every scale domain that
+    lists them, so colours and legend stay consistent.
+    """
     out = copy.deepcopy(spec)
-    rows = _values(out)
-    include_zero = _has_bar_mark(out)
+    for row in _values(out):
+        if isinstance(row, dict) and REV_FIELD in row:
+            row[REV_FIELD] = labels.get(str(row[REV_FIELD]), row[REV_FIELD])
     for node in _walk(out):
         encoding = node.get("encoding")
         if not isinstance(encoding, dict):
             continue
-        for channel in ("x", "y"):
-            enc = encoding.get(channel)
-            if not (isinstance(enc, dict) and enc.get("type") == "quantitative"):
+        for enc in encoding.values():
+            if not (isinstance(enc, dict) and enc.get("field") == REV_FIELD):
                 continue
-            if "aggregate" in enc or "bin" in enc or not isinstance(enc.get("field"), str):
-                continue
-            extent = _numeric_extent(rows, enc["field"])
-            if extent is None:
-                continue
-            low, high = extent
-            if include_zero:
-                low, high = min(low, 0.0), max(high, 0.0)
-            if low == high:
-                continue
-            scale = enc.setdefault("scale", {})
-            if isinstance(scale, dict) and "domain" not in scale:
-                scale["domain"] = [low, high]
+            scale = enc.get("scale")
+            if isinstance(scale, dict) and isinstance(scale.get("domain"), list):
+                scale["domain"] = [labels.get(str(v), v) for v in scale["domain"]]
     return out
-
-
-def _label_title(spec: dict, label: str) -> None:
-    title = spec.get("title")
-    if isinstance(title, dict):
-        title["subtitle"] = label
-    elif isinstance(title, str):
-        spec["title"] = {"text": title, "subtitle": label}
-    else:
-        spec["title"] = {"text": label}
-
-
-def split_by_revision(spec: dict, labels: dict[str, str]) -> dict[str, dict]:
-    """{rev: spec holding only that revision's rows}, for each rev present in the data.
-
-    `labels` maps a DVC revision name to the subtitle shown on its image.
-    """
-    shared = share_axis_domains(spec)
-    result = {}
-    for rev in revisions_in(shared):
-        one = copy.deepcopy(shared)
-        one["data"]["values"] = [
-            row
-            for row in _values(shared)
-            if isinstance(row, dict) and str(row.get(REV_FIELD)) == rev
-        ]
-        _label_title(one, labels.get(rev, rev))
-        result[rev] = one
-    return result
 
 
 def vegalite_version(spec: dict, available: list[str]) -> str | None:
