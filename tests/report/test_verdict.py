@@ -22,7 +22,7 @@ from stackseg.report.verdict import (
     lookup,
 )
 
-MEAN = Headline("mean.iou", "test mean IoU")
+MEAN = Headline("mean.iou", "test mean IoU", "interval.mean_iou")
 
 
 def test_spread_uses_the_sample_standard_deviation():
@@ -113,6 +113,16 @@ def test_headline_section_from_a_metrics_diff():
     assert "**beyond noise** |" in lines[2] and lines[3].endswith("| within noise |")
     assert "3 seeds (43, 44, 45)" in text
 
+    # evaluate's 95% intervals (metrics/evaluate.json `interval`) beside the values
+    diff["metrics/evaluate.json"].update(
+        {
+            "interval.mean_iou.low": {"old": 0.85, "new": 0.97},
+            "interval.mean_iou.high": {"old": 0.93, "new": 1.0},
+        }
+    )
+    lines = headline_section_lines(base, diff, ["a"], "metrics/evaluate.json", 3.0, estimate, "")
+    assert "| test mean IoU | 0.9000 [0.8500, 0.9300] | 0.9900 [0.9700, 1.0000] |" in lines[2]
+    assert "| IoU `a` | 0.9000 | 0.9010 |" in lines[3]  # no interval for it in this diff
     missing = headline_section_lines(base, diff, ["a"], "metrics/evaluate.json", 3.0, None, "x")
     assert all(line.endswith(f"| {NO_ESTIMATE} |") for line in missing[2:4])
     assert "`stackseg noise --base aaaaaaaa`" in missing[-1]

@@ -78,5 +78,5 @@ def headline_section_lines(
     rows = judge_all(
         headline_metrics(classes), old, new, estimate.spreads() if estimate else None, k
     )
-    table = headline_table(rows, f"base `{base.label}`", k)
+    table = headline_table(rows, f"base `{base.label}`", k, (old, new))
     return [*table, "", *noise_lines(estimate, why, base, k)]

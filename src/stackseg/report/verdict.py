@@ -31,12 +31,14 @@ NOT_COMPARABLE = "—"  # a side has no value: nothing to judge
 class Headline:
     key: str  # dotted key in the evaluate metrics file, as `dvc metrics diff` names it
     label: str  # what the table shows
+    interval: str  # its 95% interval's key prefix (`<prefix>.low`, `<prefix>.high`)
 
 
 def headline_metrics(classes: list[str]) -> list[Headline]:
     """Test mean IoU, then each class's IoU (the keys of metrics/evaluate.json)."""
-    return [Headline("mean.iou", "test mean IoU")] + [
-        Headline(f"per_class.{name}.iou", f"IoU `{name}`") for name in classes
+    return [Headline("mean.iou", "test mean IoU", "interval.mean_iou")] + [
+        Headline(f"per_class.{name}.iou", f"IoU `{name}`", f"interval.per_class_iou.{name}")
+        for name in classes
     ]
 
 
@@ -138,18 +140,33 @@ def _verdict_cell(verdict: str) -> str:
     return f"**{verdict}**" if verdict == BEYOND else verdict
 
 
-def headline_table(rows: list[Judged], base_label: str, k: float) -> list[str]:
-    """Markdown: metric | base | PR | change | noise (k*s, s, seeds' range) | verdict."""
+def _with_interval(value: float | None, side: dict[str, float | None], prefix: str) -> str:
+    """`0.9512 [0.9301, 0.9688]`: the value and evaluate's 95% interval, when it has one."""
+    low, high = side.get(f"{prefix}.low"), side.get(f"{prefix}.high")
+    if value is None or low is None or high is None:
+        return _num(value)
+    return f"{_num(value)} [{low:.4f}, {high:.4f}]"
+
+
+def headline_table(
+    rows: list[Judged],
+    base_label: str,
+    k: float,
+    sides: tuple[dict[str, float | None], dict[str, float | None]] = ({}, {}),
+) -> list[str]:
+    """Markdown: metric | base | PR | change | noise (k*s, s, seeds' range) | verdict; base
+    and PR with evaluate's 95% interval in brackets where `sides` (base, PR) have one."""
+    old, new = sides
     lines = [
-        f"| Metric | {base_label} | workspace | Change | Noise (±{k:g}·s; s; seeds' range) "
-        "| Verdict |",
+        f"| Metric [95% interval] | {base_label} | workspace | Change "
+        f"| Noise (±{k:g}·s; s; seeds' range) | Verdict |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
         cells = [
             row.headline.label,
-            _num(row.base),
-            _num(row.pr),
+            _with_interval(row.base, old, row.headline.interval),
+            _with_interval(row.pr, new, row.headline.interval),
             _num(row.delta, signed=True),
             _noise_cell(row),
             _verdict_cell(row.verdict),
