@@ -79,7 +79,9 @@ def test_outputs_and_contract(reference: Path):
         "activation": "sigmoid",
         "meaning": "channel k = probability that the pixel belongs to classes[k]",
         "threshold": 0.5,
+        "instances": None,  # not instance labels: written without the key (card.dumps)
     }
+    assert "instances" not in text
     lineage = card.lineage
     assert lineage.pairs == {"train": 6, "val": 2, "test": 2}
     assert len(lineage.prepared_data_sha256) == 64 and len(lineage.code_sha256) == 64
