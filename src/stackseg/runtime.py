@@ -14,9 +14,10 @@ probabilities, so either plugs into `predict.predict_frames` as evaluate's Keras
   demo model), which an inference loop must not.
 
 The choice of default (params `infer.backend`) is measured by benchmarks/infer.py
-(docs/benchmarks/infer.md): the tuned session below beat ONNX Runtime's default session, the
-basic graph optimisations alone, and the Keras tf.function at 96 and 256 px, so `onnx` is
-the default.
+(docs/benchmarks/infer.md): either ONNX Runtime session was about twice as fast as the Keras
+tf.function at 96 and 256 px, so `onnx` is the default. ONNX Runtime's default session
+(which spins) was a millisecond or two faster on a quiet machine and slower on a busy one;
+spinning stays off (docs/inference.md).
 """
 
 from __future__ import annotations
