@@ -16,29 +16,18 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import shlex
 import sys
 from pathlib import Path
 
 from stackseg import atomic
+from stackseg.runtime import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES_DIR = ROOT / "docs" / "benchmarks"
 ENV_DIR = "STACKSEG_FIGURES_DIR"
 # resolved now, at import: some scripts chdir into their work directory before they finish
 SCRIPT = Path(sys.argv[0]).resolve()
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name (Linux: /proc/cpuinfo), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def command_line() -> str:

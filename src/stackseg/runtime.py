@@ -38,6 +38,20 @@ class Backend(Protocol):
     def predict_on_batch(self, batch: np.ndarray) -> np.ndarray: ...
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux: /proc/cpuinfo), else what `platform` knows: speed and
+    bit-identity depend on it, so benchmarks and the noise estimate say which it was."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def usable_cores() -> int:
     """The CPU cores this process may run on (its affinity mask, not the machine's count)."""
     try:

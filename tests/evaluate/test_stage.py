@@ -22,6 +22,7 @@ from tests.evaluate.standin import (
     scale,
     write_prepared,
 )
+from tests.evaluate.test_e2e import METRIC_KEYS
 
 
 def score(cfg, threshold: float = THRESHOLD):
@@ -48,15 +49,7 @@ def test_evaluate_json_layout_and_values(cfg):
     document = evaluate(cfg)
     written = json.loads(Path(cfg.paths.evaluate_metrics).read_text())
     assert written == document
-    assert set(written) == {
-        "frames",
-        "mean",
-        "per_class",
-        "pixel_accuracy",
-        "mean_frame_iou",
-        "baseline",
-        "interval",
-    }
+    assert set(written) == METRIC_KEYS
     assert written["frames"] == 4
     interval = written["interval"]
     assert interval["resamples"] == cfg.evaluate.bootstrap.resamples and interval["level"] == 0.95

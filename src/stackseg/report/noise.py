@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from stackseg import atomic
 from stackseg.errors import StacksegError
 from stackseg.report.verdict import Headline, Spread
+from stackseg.runtime import cpu_model
 
 log = logging.getLogger(__name__)
 
@@ -101,17 +101,6 @@ class NoiseEstimate:
             ) from None
 
 
-def machine_description() -> str:
-    """The CPU model (run-to-run spread is measured on one machine; say which)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def from_runs(
     base_commit: str, runs: dict[int, dict[str, float | None]], headlines: list[Headline]
 ) -> NoiseEstimate:
@@ -128,7 +117,7 @@ def from_runs(
             )
         values[headline.key] = tuple(float(v) for v in got if v is not None)
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
-    return NoiseEstimate(base_commit, seeds, values, machine_description(), now)
+    return NoiseEstimate(base_commit, seeds, values, cpu_model(), now)
 
 
 class NoiseCache:

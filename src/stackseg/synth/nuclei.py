@@ -18,7 +18,7 @@ import numpy as np
 
 from stackseg.synth.fixedpoint import SUB, TRIG_STEPS, cos_sin, wave
 from stackseg.synth.render import SHADE_ONE, Look, make_look
-from stackseg.synth.scene import TEXTURE_ONE, Frame, size_scale
+from stackseg.synth.scene import TEXTURE_ONE, Frame, bounce, size_scale
 
 Q_ONE = 1 << 16  # normalised ellipse radius squared: inside when <= Q_ONE
 SEAM = 2  # intensity kept where two nuclei touch: SEAM / 3
@@ -131,20 +131,11 @@ def advance(rng: np.random.Generator, clusters: list[Cluster], height: int, widt
         margin = cluster.reach() // 2
         cluster.vx = min(max(cluster.vx + kx, -limit), limit)
         cluster.vy = min(max(cluster.vy + ky, -limit), limit)
-        cluster.x, cluster.vx = _bounce(cluster.x + cluster.vx, cluster.vx, margin, width * SUB)
-        cluster.y, cluster.vy = _bounce(cluster.y + cluster.vy, cluster.vy, margin, height * SUB)
+        cluster.x, cluster.vx = bounce(cluster.x + cluster.vx, cluster.vx, margin, width * SUB)
+        cluster.y, cluster.vy = bounce(cluster.y + cluster.vy, cluster.vy, margin, height * SUB)
         for nucleus in cluster.members:
             nucleus.angle += nucleus.spin
             nucleus.phase += nucleus.omega
-
-
-def _bounce(pos: int, vel: int, margin: int, size: int) -> tuple[int, int]:
-    low, high = margin, max(size - margin, margin)
-    if pos < low:
-        return 2 * low - pos, abs(vel)
-    if pos > high:
-        return 2 * high - pos, -abs(vel)
-    return pos, vel
 
 
 def rasterise(

@@ -173,17 +173,18 @@ def advance(rng: np.random.Generator, things: list[Thing], height: int, width: i
     for thing, (kx, ky) in zip(things, kicks.tolist(), strict=True):
         thing.vx = min(max(thing.vx + kx, -limit), limit)
         thing.vy = min(max(thing.vy + ky, -limit), limit)
-        thing.x, thing.vx = _bounce(
+        thing.x, thing.vx = bounce(
             thing.x + thing.vx, thing.vx, max(thing.a, thing.b) // 2, width * SUB
         )
-        thing.y, thing.vy = _bounce(
+        thing.y, thing.vy = bounce(
             thing.y + thing.vy, thing.vy, max(thing.a, thing.b) // 2, height * SUB
         )
         thing.angle += thing.spin
         thing.phase += thing.omega
 
 
-def _bounce(pos: int, vel: int, margin: int, size: int) -> tuple[int, int]:
+def bounce(pos: int, vel: int, margin: int, size: int) -> tuple[int, int]:
+    """A position and velocity reflected off the walls `margin` inside 0..size (integers)."""
     low, high = margin, max(size - margin, margin)
     if pos < low:
         return 2 * low - pos, abs(vel)
