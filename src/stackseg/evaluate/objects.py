@@ -26,6 +26,7 @@ from stackseg.errors import InputDataError
 from stackseg.evaluate.overlays import FN_COLOUR, FP_COLOUR, PANEL, TP_COLOUR
 from stackseg.objects.instances import check_seeds, instances
 from stackseg.objects.metrics import ObjectCounts, f1_rows, summarize
+from stackseg.prepare.labels import boundaries
 
 F1_FILE = "objects_f1.json"
 PANEL_LABEL = "objects: TP FP FN"  # matched, false, missed: the colours of the header
@@ -89,14 +90,13 @@ def objects_panel(
     truth: np.ndarray, pred: np.ndarray, matched_true: np.ndarray, matched_pred: np.ndarray
 ) -> np.ndarray:
     """Missed true objects blue, then predicted objects on top: matched green, false red;
-    predicted objects outlined (their pixels next to another id or the background)."""
-    from skimage.segmentation import find_boundaries
-
+    predicted objects outlined (their pixels next to another id or the background: prepare's
+    own rule for the boundary class, `prepare.labels.boundaries`)."""
     out = np.broadcast_to(np.array(PANEL, np.float32), (*truth.shape, 3)).copy()
     out[(truth > 0) & ~np.isin(truth, matched_true)] = FN_COLOUR
     matched = np.isin(pred, matched_pred) & (pred > 0)
     out[(pred > 0) & ~matched] = FP_COLOUR
     out[matched] = TP_COLOUR
     # outlines half as bright as their object, so even a 2-pixel object keeps its colour
-    out[find_boundaries(pred, mode="inner") & (pred > 0)] *= 0.5
+    out[boundaries(pred)] *= 0.5
     return out

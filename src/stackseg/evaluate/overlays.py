@@ -3,10 +3,12 @@
 One PNG per frame, panels left to right: the image; the ground truth and the prediction
 (one colour per class, the mean colour where classes overlap); then one error panel per class
 with true positives green, false positives red and false negatives blue. A header names the
-frame and its IoU. Instance-label data add an objects panel (`stackseg.evaluate.objects`). Only the image panel shows the image: the others are flat colours, which
-PNG compresses to almost nothing, so the files stay small enough to keep in git. Small frames are enlarged by an integer factor (nearest neighbour) so
-structures stay visible; large ones are reduced to keep the PNGs small enough for git. Text
-uses Pillow's built-in bitmap font so the same pixels give the same bytes on every machine.
+frame and its IoU. Instance-label data add an objects panel (`stackseg.evaluate.objects`).
+Only the image panel shows the image: the others are flat colours, which PNG compresses to
+almost nothing, so the files stay small enough to keep in git. Small frames are enlarged by
+an integer factor (nearest neighbour) so structures stay visible; large ones are reduced
+to keep the PNGs small enough for git. Text uses Pillow's built-in bitmap font so the same
+pixels give the same bytes on every machine.
 """
 
 from __future__ import annotations
