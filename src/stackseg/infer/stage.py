@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,9 +116,19 @@ class Runner:
         objects, boundary = self.cfg.objects, contract.boundary_class
         return lambda present, probs: instances(present, objects, probs, boundary)
 
+    def scaler(
+        self, path: Path, reader: sources.FrameReader, on_frame: Callable[[], object]
+    ) -> Scaler:
+        """Step b: prepare's scaling of this input (uint16/float: the statistics pass(es),
+        `on_frame` after each frame read); serve calls it too."""
+        prepare = self.cfg.prepare
+        window = sources.stack_window(
+            path, reader, prepare.scale_low_percentile, prepare.scale_high_percentile, on_frame
+        )
+        return Scaler(reader.dtype, window)
+
     def one(self, path: Path) -> None:
         """Step 3 for one input; InputDataError if it is unusable (nothing written)."""
-        prepare = self.cfg.prepare
         reader = sources.open_input(path)
         try:
             sources.check_channels(path, reader, self.card.input.channels)
@@ -130,14 +140,7 @@ class Runner:
                 "frame",
                 enabled=self.options.show_progress and passes > 0,
             ) as stats_bar:
-                window = sources.stack_window(
-                    path,
-                    reader,
-                    prepare.scale_low_percentile,
-                    prepare.scale_high_percentile,
-                    lambda: stats_bar.update(1),
-                )
-            scaler = Scaler(reader.dtype, window)
+                scaler = self.scaler(path, reader, lambda: stats_bar.update(1))
             name = sources.output_name(path)
             outputs = InputOutputs(
                 self.options.out, name, len(self.card.classes), self.options, self.instances

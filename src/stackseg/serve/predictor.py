@@ -30,7 +30,6 @@ from stackseg.infer import model as models
 from stackseg.infer import sources
 from stackseg.infer.outputs import InputOutputs
 from stackseg.infer.stage import Options, Runner
-from stackseg.prepare.scaling import Scaler
 from stackseg.serve.errors import ApiError, input_error
 
 
@@ -128,15 +127,8 @@ class Predictor:
     def _results(
         self, runner: Runner, path: Path, reader: Any, deadline: float
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        prepare = self.cfg.prepare
-        window = sources.stack_window(
-            path,
-            reader,
-            prepare.scale_low_percentile,
-            prepare.scale_high_percentile,
-            lambda: _check(deadline),
-        )
-        for result in runner.predictions(path, reader, Scaler(reader.dtype, window)):
+        scaler = runner.scaler(path, reader, lambda: _check(deadline))
+        for result in runner.predictions(path, reader, scaler):
             _check(deadline)
             yield result
 
