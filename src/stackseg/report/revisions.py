@@ -31,7 +31,8 @@ class BaseRevision:
         return f"`{self.label}`" + ("" if self.label == self.short else f" (`{self.short}`)")
 
 
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`git ARGS` in `cwd`, output captured as text (the caller checks the exit status)."""
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
@@ -41,7 +42,7 @@ def resolve_base(ref: str, cwd: Path) -> BaseRevision:
         raise StacksegError(f"base revision {ref!r} is not a valid git revision")
     if ref == "workspace":
         raise StacksegError("base revision 'workspace' is the workspace itself: pass a commit")
-    proc = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd)
+    proc = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd)
     if proc.returncode != 0:
         raise StacksegError(
             f"base revision {ref!r} not found in this git repository: "
@@ -49,14 +50,14 @@ def resolve_base(ref: str, cwd: Path) -> BaseRevision:
         )
     sha = proc.stdout.strip()
     # `REV:./path` is relative to cwd, so a DVC project in a sub-directory works too.
-    has_lock = _git(["cat-file", "-e", f"{sha}:./dvc.lock"], cwd).returncode == 0
+    has_lock = git(["cat-file", "-e", f"{sha}:./dvc.lock"], cwd).returncode == 0
     return BaseRevision(ref=ref, sha=sha, has_results=has_lock)
 
 
 def workspace_description(cwd: Path) -> str:
     """`abc12345` or `abc12345 + uncommitted changes` for the report header."""
-    head = _git(["rev-parse", "--short=8", "HEAD"], cwd)
+    head = git(["rev-parse", "--short=8", "HEAD"], cwd)
     if head.returncode != 0:
         return "workspace (no commit yet)"
-    dirty = _git(["status", "--porcelain", "--untracked-files=no"], cwd).stdout.strip()
+    dirty = git(["status", "--porcelain", "--untracked-files=no"], cwd).stdout.strip()
     return f"`{head.stdout.strip()}`" + (" + uncommitted changes" if dirty else "")

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 from pathlib import Path
 
 from stackseg.errors import StacksegError
+from stackseg.report import revisions
 from stackseg.report.dvc_cli import run_dvc
 from stackseg.report.verdict import Headline, lookup
 
@@ -51,7 +51,7 @@ def check_workspace(cwd: Path, commit: str) -> None:
 
 
 def _git(args: list[str], cwd: Path) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    proc = revisions.git(args, cwd)
     if proc.returncode != 0:
         raise StacksegError(f"`git {' '.join(args)}` failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
