@@ -50,6 +50,11 @@ def request_id_of(scope: dict[str, Any]) -> str | None:
     return scope.get("state", {}).get("request_id")
 
 
+def timeout_detail(seconds: float) -> str:
+    """The 504's detail: from the timeout middleware, or the worker thread's own deadline."""
+    return f"the request took over {seconds:g} s (params serve.timeout_s)"
+
+
 def install(app: Any) -> None:
     """Exception handlers: ApiError, HTTP errors, validation errors and the unexpected."""
     from fastapi.exceptions import RequestValidationError

@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from stackseg.serve.errors import STATUS_CODES, body
+from stackseg.serve.errors import STATUS_CODES, body, request_id_of, timeout_detail
 from stackseg.serve.metrics import Metrics
 
 log = logging.getLogger("stackseg.serve.access")
@@ -107,8 +107,8 @@ class Timeout:
 
             await self.app(scope, receive, send_started)
         if cancel.cancelled_caught and not started:
-            detail = f"the request took over {self.seconds:g} s (params serve.timeout_s)"
-            content = json.dumps(body("timeout", detail, scope["state"].get("request_id")))
+            detail = timeout_detail(self.seconds)
+            content = json.dumps(body("timeout", detail, request_id_of(scope)))
             await send(
                 {
                     "type": "http.response.start",
@@ -141,8 +141,7 @@ class JsonBodyLimit:
             if message["type"] == "http.response.start":
                 return  # sent with the body, once its length is known
             detail = f"the request body is over {self.limit} bytes (params serve.max_body_bytes)"
-            request_id = scope.get("state", {}).get("request_id")
-            content = json.dumps(body("too_large", detail, request_id)).encode()
+            content = json.dumps(body("too_large", detail, request_id_of(scope))).encode()
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(content)),

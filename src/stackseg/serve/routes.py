@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from stackseg.serve import encode, uploads
-from stackseg.serve.errors import ApiError
+from stackseg.serve.errors import ApiError, timeout_detail
 from stackseg.serve.metrics import CONTENT_TYPE
 from stackseg.serve.predictor import Expired, Predictor
 
@@ -102,8 +102,7 @@ async def _in_thread(request: Request, work: Any) -> Any:
     try:
         return await anyio.to_thread.run_sync(work, limiter=request.app.state.limiter)
     except Expired:
-        limit = request.app.state.serve.timeout_s
-        detail = f"the request took over {limit:g} s (params serve.timeout_s)"
+        detail = timeout_detail(request.app.state.serve.timeout_s)
         raise ApiError(504, "timeout", detail) from None
 
 
