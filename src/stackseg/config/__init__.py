@@ -7,8 +7,9 @@ Each stage reads its own section; an unknown key, a missing key or a value of th
 type is refused with one line per problem naming the key, so a typo in
 `dvc exp run -S +train.epocs=3` fails loudly instead of being silently ignored.
 
-The sections themselves (one pydantic model each) are in `stackseg.config.sections`; every
-name there is importable from here too.
+The sections themselves (one pydantic model each) are in `stackseg.config.sections` (data and
+training) and `stackseg.config.consumers` (what consumes a model); every name there is
+importable from here too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,18 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from stackseg.config.consumers import (
+    DashboardConfig,
+    DriftConfig,
+    ExportConfig,
+    InferConfig,
+    MlflowConfig,
+    ObjectsConfig,
+    RegistryConfig,
+    ReportConfig,
+    ServeConfig,
+    TrackingConfig,
+)
 from stackseg.config.sections import (
     ARCHITECTURES,
     LOSSES,
@@ -32,16 +45,10 @@ from stackseg.config.sections import (
     BootstrapConfig,
     Config,
     EvaluateConfig,
-    ExportConfig,
-    InferConfig,
     LossName,
-    ObjectsConfig,
     Paths,
     PrepareConfig,
     ReduceLRConfig,
-    RegistryConfig,
-    ReportConfig,
-    ServeConfig,
     SplitFractions,
     SynthConfig,
     TrainConfig,
@@ -60,6 +67,10 @@ __all__ = [
     "AugmentConfig",
     "BootstrapConfig",
     "Config",
+    "DashboardConfig",
+    "DriftConfig",
+    "MlflowConfig",
+    "TrackingConfig",
     "EvaluateConfig",
     "ExportConfig",
     "InferConfig",

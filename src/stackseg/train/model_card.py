@@ -154,7 +154,7 @@ def build_card(
             channels=len(cfg.classes),
             activation="sigmoid",
             meaning="channel k = probability that the pixel belongs to classes[k]",
-            threshold=t.threshold,
+            threshold=t.training_threshold,  # auto: issue 16, chosen on val
             instances=instances_contract(data.manifest),
         ),
         prepared_scaling=data.manifest.scaling,

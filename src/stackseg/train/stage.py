@@ -36,7 +36,7 @@ def compile_model(model: keras.Model, cfg: Config) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate),
         loss=SegmentationLoss(cfg.train.loss),
-        metrics=segmentation_metrics(list(cfg.classes), cfg.train.threshold),
+        metrics=segmentation_metrics(list(cfg.classes), cfg.train.training_threshold),
     )
 
 
