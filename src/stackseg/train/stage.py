@@ -4,9 +4,10 @@
    (before TensorFlow runs anything).
 2. Fix determinism and precision, build and compile the model.
 3. Resume from the newest checkpoint of this exact run, if one exists.
-4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint).
+4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint;
+   MLflow's per-epoch metrics when `tracking.mlflow.enabled`: `stackseg.tracking`).
 5. Save the best epoch's weights and the model card (`contracts.ModelCard`); delete the
-   checkpoints.
+   checkpoints; finish the MLflow run (tags, card, curves).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from stackseg.train.metrics import segmentation_metrics
 from stackseg.train.model_card import build_card, code_hash, train_params
 from stackseg.train.prepared import check_crop_size, prepared_hash, raw_hash, read_prepared
 from stackseg.train.resume import Checkpoint, ResumeStore, resume_key
+from stackseg.tracking.hooks import start_train
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     if store.others():
         log.info("%s holds checkpoints of other runs; delete them if not needed", store.root)
 
+    tracked = start_train(cfg, cwd)  # MLflow (docs/mlflow.md); None when off or unreachable
     configure_determinism(cfg.seed)
     set_precision(t.precision)
     model = build_model(t, len(cfg.classes), data.image_channels)
@@ -111,6 +114,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     if t.reduce_lr.enabled:
         callbacks.append(cb.PlateauLR(state, t.reduce_lr.factor, t.reduce_lr.patience))
     callbacks += [live_logger, cb.Checkpointer(store, state, keeper)]
+    callbacks += [tracked.callback()] if tracked else []
 
     if start < t.epochs and not state.stopped_early:
         from stackseg.train.progress import EpochProgress
@@ -142,6 +146,8 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     cb.set_best(live, state.best_summary())
     live.end()
     store.clear()
+    if tracked:
+        tracked.finish(cfg, cwd, card)
     log.info(
         "best epoch %s: val IoU %.4f; wrote %s and %s",
         card.training.best_epoch,
