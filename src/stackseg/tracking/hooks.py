@@ -118,9 +118,7 @@ def start_train(cfg: Config, root: Path) -> TrainRun | None:
         return None
     from mlflow.entities import Param
 
-    params = [
-        Param(key, str(value)[:6000]) for key, value in flatten(cfg.model_dump(mode="json"))
-    ]
+    params = [Param(key, str(value)[:6000]) for key, value in flatten(cfg.model_dump(mode="json"))]
     for chunk in _chunks(params, MAX_PARAMS):
         session.call(session.client.log_batch, run.info.run_id, params=chunk)
     return TrainRun(session, run.info.run_id) if session.active else None

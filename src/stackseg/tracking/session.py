@@ -117,7 +117,9 @@ class Session:
             raise TrackingUnavailable(
                 f"{line} (tracking.mlflow.required is true: start the server or set it false)"
             ) from None
-        log.warning("%s; %s not tracked (set tracking.mlflow.required: true to fail)", line, self.what)
+        log.warning(
+            "%s; %s not tracked (set tracking.mlflow.required: true to fail)", line, self.what
+        )
 
 
 def quiet_mlflow() -> None:

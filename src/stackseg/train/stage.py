@@ -20,6 +20,7 @@ import keras
 from stackseg.config import Config
 from stackseg.contracts import ModelCard, write_card
 from stackseg.models import build_model, save_model, size_multiple
+from stackseg.tracking.hooks import start_train
 from stackseg.train import callbacks as cb
 from stackseg.train.dataset import build_train_input, default_cache_budget
 from stackseg.train.determinism import configure_determinism, set_precision
@@ -29,7 +30,6 @@ from stackseg.train.metrics import segmentation_metrics
 from stackseg.train.model_card import build_card, code_hash, train_params
 from stackseg.train.prepared import check_crop_size, prepared_hash, raw_hash, read_prepared
 from stackseg.train.resume import Checkpoint, ResumeStore, resume_key
-from stackseg.tracking.hooks import start_train
 
 log = logging.getLogger(__name__)
 
