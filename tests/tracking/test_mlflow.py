@@ -98,7 +98,7 @@ def test_register_then_infer_by_alias_gives_the_same_masks(tracked, mlflow_serve
     outputs = {}
     for name, chosen in (("workspace", models.workspace_model(cfg)), ("mlflow", files)):
         options = stage.Options(
-            inputs=[str(root / "data/raw")],
+            inputs=[str(root / "data/raw/images")],
             out=root.parent / f"out-{name}",
             backend="keras",
             format="index",
