@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # MLflow's limits per log_batch request
 MAX_PARAMS, MAX_METRICS = 100, 1000
+# characters MLflow refuses in a key (class names come from the user's params)
+NOT_IN_KEY = re.compile(r"[^\w\-. /]")
 
 
 def flatten(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -54,7 +57,9 @@ def log_metrics(session: Session, run_id: str, values: Mapping[str, float], step
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    metrics = [Metric(key, float(value), now, step) for key, value in values.items()]
+    metrics = [
+        Metric(NOT_IN_KEY.sub("_", key), float(value), now, step) for key, value in values.items()
+    ]
     for chunk in _chunks(metrics, MAX_METRICS):
         session.call(session.client.log_batch, run_id, metrics=chunk)
 
@@ -118,7 +123,10 @@ def start_train(cfg: Config, root: Path) -> TrainRun | None:
         return None
     from mlflow.entities import Param
 
-    params = [Param(key, str(value)[:6000]) for key, value in flatten(cfg.model_dump(mode="json"))]
+    params = [
+        Param(NOT_IN_KEY.sub("_", key), str(value)[:6000])
+        for key, value in flatten(cfg.model_dump(mode="json"))
+    ]
     for chunk in _chunks(params, MAX_PARAMS):
         session.call(session.client.log_batch, run.info.run_id, params=chunk)
     return TrainRun(session, run.info.run_id) if session.active else None
