@@ -3,8 +3,9 @@
 1. `tracking_uri`: params `tracking.mlflow.uri`; a relative `sqlite:///x.db` is made absolute
    against the project root (MLflow would take it from whatever the current folder is).
 2. `bound_http`: MLflow's HTTP client retries for minutes by default (7 retries, 2 s backoff
-   factor, 120 s timeout); a stage gets one try of 10 s per request unless the user's
-   environment says otherwise.
+   factor, 120 s timeout); a stage gets one try of at most 30 s per request unless the
+   user's environment says otherwise (a refused connection fails at once; 30 s leaves a
+   server on a loaded machine time to answer).
 3. `connect`: the client, the experiment (created on first use). Any failure, then or in a
    later call (`Session.call`), is one warning line and tracking stops for the rest of the
    stage; with `required: true` it is a `TrackingUnavailable` error (one line, exit 1).
@@ -29,10 +30,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# one try per request, 10 s each (MLflow's defaults: 7 retries with backoff, 120 s timeout)
+# one try per request, 30 s at most (MLflow's defaults: 7 retries with backoff, 120 s timeout)
 HTTP_BOUNDS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     # artifact downloads print tqdm bars on stderr otherwise
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
@@ -125,7 +126,8 @@ class Session:
 def quiet_mlflow() -> None:
     """MLflow's and Alembic's INFO lines (database migrations, run links) stay out of the
     stage's log; warnings still show."""
-    for name in ("mlflow", "alembic"):
+    # urllib3 warns of each retry: with the user's own retries, one warning line still
+    for name in ("mlflow", "alembic", "urllib3.connectionpool"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
