@@ -2,8 +2,9 @@
 
 1. Load params (the `infer:` section gives the defaults of --backend, --batch-size,
    --threads; `prepare:` the scaling percentiles).
-2. Choose the model: --model PATH, --rev/--stage/--version (the registry), --interactive
-   (a picker over the registry's versions and experiments), or the workspace's.
+2. Choose the model: --model PATH, --rev/--stage/--version (the registry), --mlflow-model
+   (MLflow's registry), --interactive (a picker over the registry's versions and
+   experiments), or the workspace's.
 3. Run `stackseg.infer.stage` (inputs, backend, predict, outputs).
 """
 
@@ -26,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--rev", help="a git revision or experiment of --repo (registry)")
     which.add_argument("--stage", help="the version in this registry stage (dev, staging, prod)")
     which.add_argument("--version", dest="model_version", help="a registered version (v1.2.0)")
+    which.add_argument(
+        "--mlflow-model",
+        metavar="URI",
+        help="a version of MLflow's registry: models:/<name>@<alias> or models:/<name>/<n>",
+    )
     which.add_argument(
         "--interactive", action="store_true", help="pick a version or experiment from a table"
     )
@@ -63,6 +69,8 @@ def run(args: argparse.Namespace) -> None:
 
     if args.model is not None:
         files = models.beside(args.model)
+    elif args.mlflow_model:
+        files = models.mlflow_model(args.mlflow_model, cfg)
     elif args.rev or args.stage or args.model_version:
         ref = models.make_ref(args.rev, args.stage, args.model_version)
         files = models.registry_model(ref, cfg, args.repo)

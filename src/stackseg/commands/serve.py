@@ -1,7 +1,7 @@
 """`stackseg serve`: the model behind an HTTP API (docs/serving.md).
 
 1. Load params (`serve:` gives the defaults of --host, --port, --workers).
-2. Choose the model as `stackseg infer` does: --model PATH, --rev/--stage/--version (the
+2. Choose the model as `stackseg infer` does: --model PATH, --mlflow-model URI, --rev/--stage/--version (the
    registry: fetched once here, before any worker starts), or the workspace's; its card is
    read now, so a missing or wrong model is one error line, not a server that never gets
    ready.
@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--rev", help="a git revision or experiment of --repo (registry)")
     which.add_argument("--stage", help="the version in this registry stage (dev, staging, prod)")
     which.add_argument("--version", dest="model_version", help="a registered version (v1.2.0)")
+    which.add_argument(
+        "--mlflow-model",
+        metavar="URI",
+        help="a version of MLflow's registry: models:/<name>@<alias> or models:/<name>/<n>",
+    )
     parser.add_argument("--repo", help="git repository of the registry (default: this one)")
     parser.add_argument("--host", help="address to bind (default: params serve.host)")
     parser.add_argument("--port", type=int, help="default: params serve.port")
@@ -44,6 +49,8 @@ def run(args: argparse.Namespace) -> None:
 
     if args.model is not None:
         files = models.beside(args.model)
+    elif args.mlflow_model:
+        files = models.mlflow_model(args.mlflow_model, cfg)
     elif args.rev or args.stage or args.model_version:
         ref = models.make_ref(args.rev, args.stage, args.model_version)
         files = models.registry_model(ref, cfg, args.repo)

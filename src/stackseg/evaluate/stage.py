@@ -10,7 +10,8 @@
    the prediction is also cut into objects (params `objects:`) and matched with the pair's
    true ids (module `objects`).
 4. The 95% intervals of the test IoUs: a bootstrap over test stacks (`uncertainty`).
-5. Write metrics/evaluate.json and the plot files (module `outputs`, all or nothing).
+5. Write metrics/evaluate.json and the plot files (module `outputs`, all or nothing); add
+   them to the model's MLflow run when `tracking.mlflow.enabled` (`stackseg.tracking`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from stackseg.evaluate.objects import ObjectScores, read_ids
 from stackseg.evaluate.results import Results, Throughput
 from stackseg.predict import predict_frames
 from stackseg.progress import progress
+from stackseg.tracking.hooks import log_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,7 @@ def run(cfg: Config) -> dict:
     )
     metrics_path, plots_dir = Path(cfg.paths.evaluate_metrics), Path(cfg.paths.evaluate_plots)
     document = outputs.write_outputs(results, metrics_path, plots_dir)
+    log_evaluation(cfg, Path.cwd(), card, document)  # MLflow (docs/mlflow.md), when enabled
     interval = document["interval"]
     log.info(
         "test mean IoU %.4f (95%% interval %.4f-%.4f over %d %ss; baseline %.4f), "

@@ -7,6 +7,8 @@
   fetches the model, its card and its ONNX file from the DVC remote into
   `paths.model_cache`; `--interactive` lists the registry's versions and experiments
   (`stackseg.registry.choices`) in a terminal picker (`infer.picker`).
+- `--mlflow-model models:/<name>@<alias>`: a version of MLflow's registry
+  (`stackseg.registry.mlflow_backend`), downloaded with its card into `paths.model_cache`.
 
 The registry is imported only when asked for (GTO and DVC's API load in about a second), so a
 plain `--model` run needs neither git tags nor a remote.
@@ -56,6 +58,14 @@ def registry_model(ref: Any, cfg: Config, repo: str | None) -> ModelFiles:
     # a commit without the export stage has no ONNX file: load_backend says so for `onnx`
     onnx = Path(fetched.onnx) if fetched.onnx else Path(fetched.keras).with_suffix(".onnx")
     return ModelFiles(Path(fetched.keras), Path(fetched.card), onnx, origin)
+
+
+def mlflow_model(uri: str, cfg: Config) -> ModelFiles:
+    """Download a version of MLflow's registry (params tracking.mlflow.uri) with its card."""
+    from stackseg.registry.mlflow_backend import fetch_mlflow
+
+    found = fetch_mlflow(uri, cfg, Path.cwd())
+    return ModelFiles(found["keras"], found["card"], found["onnx"], found["origin"])
 
 
 def make_ref(rev: str | None, stage: str | None, version: str | None) -> Any:

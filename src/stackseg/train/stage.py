@@ -4,9 +4,10 @@
    (before TensorFlow runs anything).
 2. Fix determinism and precision, build and compile the model.
 3. Resume from the newest checkpoint of this exact run, if one exists.
-4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint).
+4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint;
+   MLflow's per-epoch metrics when `tracking.mlflow.enabled`: `stackseg.tracking`).
 5. Save the best epoch's weights and the model card (`contracts.ModelCard`); delete the
-   checkpoints.
+   checkpoints; finish the MLflow run (tags, card, curves).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import keras
 from stackseg.config import Config
 from stackseg.contracts import ModelCard, write_card
 from stackseg.models import build_model, save_model, size_multiple
+from stackseg.tracking.hooks import start_train
 from stackseg.train import callbacks as cb
 from stackseg.train.dataset import build_train_input, default_cache_budget
 from stackseg.train.determinism import configure_determinism, set_precision
@@ -72,6 +74,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     if store.others():
         log.info("%s holds checkpoints of other runs; delete them if not needed", store.root)
 
+    tracked = start_train(cfg, cwd)  # MLflow (docs/mlflow.md); None when off or unreachable
     configure_determinism(cfg.seed)
     set_precision(t.precision)
     model = build_model(t, len(cfg.classes), data.image_channels)
@@ -111,6 +114,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     if t.reduce_lr.enabled:
         callbacks.append(cb.PlateauLR(state, t.reduce_lr.factor, t.reduce_lr.patience))
     callbacks += [live_logger, cb.Checkpointer(store, state, keeper)]
+    callbacks += [tracked.callback()] if tracked else []
 
     if start < t.epochs and not state.stopped_early:
         from stackseg.train.progress import EpochProgress
@@ -142,6 +146,8 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     cb.set_best(live, state.best_summary())
     live.end()
     store.clear()
+    if tracked:
+        tracked.finish(cfg, cwd, card)
     log.info(
         "best epoch %s: val IoU %.4f; wrote %s and %s",
         card.training.best_epoch,
