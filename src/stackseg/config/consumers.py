@@ -127,3 +127,6 @@ class DashboardConfig(Section):
 
     host: str
     port: Annotated[int, Field(ge=1, le=65535)]
+    # frames of an uploaded stack the "Try the model" page holds in memory (with their
+    # probabilities); longer stacks are refused with a pointer to `stackseg infer`
+    max_frames: PositiveInt
