@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (default: params dashboard.host)")
     parser.add_argument("--port", type=int, help="default: params dashboard.port")
     parser.add_argument(
-        "--model", type=Path, help="a .keras file (card and .onnx beside it); default: the workspace's"
+        "--model",
+        type=Path,
+        help="a .keras file (card and .onnx beside it); default: the workspace's",
     )
 
 

@@ -136,6 +136,8 @@ def predict_upload(model: Model, name: str, data: bytes, max_frames: int) -> Pre
         path = folder / clean
         path.write_bytes(data)
         return predict_file(model, path, max_frames)
+    except InputDataError as exc:  # named as the user knows it, not by the temporary path
+        raise InputDataError([line.replace(str(path), clean) for line in exc.problems]) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

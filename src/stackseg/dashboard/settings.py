@@ -40,7 +40,9 @@ class Settings:
         if self.keras is not None:
             return models.beside(Path(self.keras))
         files = models.workspace_model(cfg)
-        return models.ModelFiles(self.path(files.keras), self.path(files.card), self.path(files.onnx))
+        return models.ModelFiles(
+            self.path(files.keras), self.path(files.card), self.path(files.onnx)
+        )
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -50,7 +52,9 @@ class Settings:
         """The settings the command started Streamlit with (ConfigError if absent or bad)."""
         text = (os.environ if environ is None else environ).get(ENV_VAR)
         if not text:
-            raise ConfigError(f"{ENV_VAR} is not set: start the dashboard with `stackseg dashboard`")
+            raise ConfigError(
+                f"{ENV_VAR} is not set: start the dashboard with `stackseg dashboard`"
+            )
         try:
             data = json.loads(text)
             known = {f.name for f in fields(cls)}

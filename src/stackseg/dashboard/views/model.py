@@ -94,7 +94,7 @@ def _show(model: predictions.Model, prediction: predictions.Prediction) -> None:
         caption="prediction overlay",
     )
     st.subheader("Class fractions")
-    st.dataframe(fractions, use_container_width=False)
+    st.dataframe(fractions)
     if frames == 1:
         st.download_button(
             "Download the mask (PNG)",
