@@ -15,8 +15,9 @@ Typical use::
 
 from __future__ import annotations
 
-from stackseg.drift.compare import DriftReport, MetricScore, compare, scores
+from stackseg.drift.compare import DriftReport, MetricScore, compare
 from stackseg.drift.features import FEATURES, frame_features, histogram
+from stackseg.drift.metrics import scores
 from stackseg.drift.profile import Profile, join, profile_frames
 from stackseg.drift.reference import Reference, build_reference, load_reference
 

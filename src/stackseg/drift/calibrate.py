@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stackseg.drift.metrics import scores
 from stackseg.drift.profile import Profile
 from stackseg.progress import progress
 
@@ -37,8 +38,6 @@ def group_sample(groups: np.ndarray, size: int, rng: np.random.Generator) -> np.
 
 def null_scores(reference: Profile, size: int, bootstrap: int, seed: int) -> dict[str, np.ndarray]:
     """Each metric's `bootstrap` scores of no-drift samples of `size` frames."""
-    from stackseg.drift.compare import scores  # compare imports reference, which imports us
-
     groups = reference.groups if reference.groups is not None else np.arange(reference.frames)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(size,)))
     rows: list[dict[str, float]] = []

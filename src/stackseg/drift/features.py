@@ -37,7 +37,8 @@ def gray(frame: np.ndarray) -> np.ndarray:
     Raises ValueError for anything but a non-empty 2-D or 3-D array."""
     array = np.asarray(frame)
     if array.ndim == 3:
-        array = array.mean(axis=-1)
+        # RGBA: alpha is not light; one channel: the mean is the channel itself
+        array = array[..., :3].mean(axis=-1) if array.shape[-1] > 1 else array[..., 0]
     if array.ndim != 2 or array.size == 0:
         raise ValueError(f"expected an (H, W) or (H, W, C) frame, got shape {array.shape}")
     return array.astype(np.float64, copy=False)
