@@ -24,26 +24,45 @@ from stackseg.progress import progress
 SIZES: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 
+class Groups:
+    """The frames of each group (stack), for drawing whole groups fast."""
+
+    def __init__(self, groups: np.ndarray) -> None:
+        order = np.argsort(groups, kind="stable")
+        _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+        self.members = [order[start : start + count] for start, count in zip(starts, counts)]
+        self.mean_size = float(np.mean(counts))
+
+    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Indices of `size` frames: whole groups drawn with replacement, the last one cut."""
+        picked: list[np.ndarray] = []
+        total = 0
+        while total < size:
+            # enough groups in one draw as a rule; the loop covers an unlucky draw
+            draw = rng.integers(len(self.members), size=int(size / self.mean_size) + 2)
+            for k in draw.tolist():
+                picked.append(self.members[k])
+                total += len(self.members[k])
+                if total >= size:
+                    break
+        return np.concatenate(picked)[:size]
+
+
 def group_sample(groups: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of `size` frames: whole groups drawn with replacement, the last one cut."""
-    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
-    picked: list[np.ndarray] = []
-    total = 0
-    while total < size:
-        chosen = members[int(rng.integers(len(members)))]
-        picked.append(chosen)
-        total += len(chosen)
-    return np.concatenate(picked)[:size]
+    """Indices of `size` frames of whole groups (Groups.sample, for one draw)."""
+    return Groups(groups).sample(size, rng)
 
 
 def null_scores(reference: Profile, size: int, bootstrap: int, seed: int) -> dict[str, np.ndarray]:
     """Each metric's `bootstrap` scores of no-drift samples of `size` frames."""
-    groups = reference.groups if reference.groups is not None else np.arange(reference.frames)
+    groups = Groups(
+        reference.groups if reference.groups is not None else np.arange(reference.frames)
+    )
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(size,)))
     rows: list[dict[str, float]] = []
     for _ in range(bootstrap):
-        sample = reference.take(group_sample(groups, size, rng))
-        base = reference.take(group_sample(groups, reference.frames, rng))
+        sample = reference.take(groups.sample(size, rng))
+        base = reference.take(groups.sample(reference.frames, rng))
         rows.append(scores(sample, base))
     return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 

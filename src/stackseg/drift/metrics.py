@@ -22,6 +22,7 @@ def scores(current: Profile, reference: Profile) -> dict[str, float]:
         values["histogram.psi"] = stats.psi(p, q)
     for name, ref_values in reference.features.items():
         if name in current.features:
-            values[f"{name}.ks"] = stats.ks_statistic(current.features[name], ref_values)
-            values[f"{name}.wasserstein"] = stats.wasserstein(current.features[name], ref_values)
+            ks, distance = stats.ks_and_wasserstein(current.features[name], ref_values)
+            values[f"{name}.ks"] = ks
+            values[f"{name}.wasserstein"] = distance
     return values
