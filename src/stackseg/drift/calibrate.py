@@ -25,27 +25,31 @@ SIZES: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 
 
 class Groups:
-    """The frames of each group (stack), for drawing whole groups fast."""
+    """The frames of each group (stack), for drawing whole groups fast (vectorised)."""
 
     def __init__(self, groups: np.ndarray) -> None:
-        order = np.argsort(groups, kind="stable")
-        _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
-        self.members = [order[start : start + count] for start, count in zip(starts, counts)]
-        self.mean_size = float(np.mean(counts))
+        self.order = np.argsort(groups, kind="stable")
+        _, self.starts, self.sizes = np.unique(
+            groups[self.order], return_index=True, return_counts=True
+        )
+        self.mean_size = float(np.mean(self.sizes))
 
     def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
         """Indices of `size` frames: whole groups drawn with replacement, the last one cut."""
-        picked: list[np.ndarray] = []
+        draws: list[np.ndarray] = []
         total = 0
-        while total < size:
-            # enough groups in one draw as a rule; the loop covers an unlucky draw
-            draw = rng.integers(len(self.members), size=int(size / self.mean_size) + 2)
-            for k in draw.tolist():
-                picked.append(self.members[k])
-                total += len(self.members[k])
-                if total >= size:
-                    break
-        return np.concatenate(picked)[:size]
+        while total < size:  # one draw is enough as a rule; an unlucky one draws again
+            draw = rng.integers(len(self.sizes), size=int(size / self.mean_size) + 2)
+            draws.append(draw)
+            total += int(self.sizes[draw].sum())
+        chosen = np.concatenate(draws)
+        lengths = self.sizes[chosen]
+        ends = np.cumsum(lengths)
+        chosen = chosen[: int(np.searchsorted(ends, size)) + 1]
+        lengths = lengths[: len(chosen)]
+        # the frames of each chosen group, in a row: start of its group + 0, 1, ...
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return self.order[np.repeat(self.starts[chosen], lengths) + offsets][:size]
 
 
 def group_sample(groups: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
