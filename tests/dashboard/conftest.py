@@ -58,3 +58,21 @@ def page_errors(at) -> list[str]:
     """The error boxes of the page; an uncaught exception fails the test with its text."""
     assert not at.exception, [e.value for e in at.exception]
     return [e.value for e in at.error]
+
+
+@pytest.fixture(scope="session")
+def reference_file(trained, tmp_path_factory) -> Path:
+    """A drift reference of the trained project's training split (stackseg.drift, as the
+    `reference` stage builds it; fewer bootstrap resamples: it only has to be a reference)."""
+    from stackseg.config import load_config
+    from stackseg.contracts import read_manifest
+    from stackseg.drift import build_reference, profile_frames
+    from stackseg.evaluate.io import read_image
+
+    cfg = load_config(trained.root / "params.yaml")
+    prepared = trained.path("prepared")
+    pairs = read_manifest(prepared).split_pairs("train")
+    frames = [read_image(prepared / pair.image, 1) for pair in pairs]
+    images = profile_frames(frames, cfg.drift.bins, [pair.stack for pair in pairs])
+    reference = build_reference(images, cfg.drift.bins, cfg.drift.alpha, 200, 0, show=False)
+    return reference.save(tmp_path_factory.mktemp("drift") / "reference.json")

@@ -92,3 +92,74 @@ def test_without_settings_the_page_says_how_to_start_it(monkeypatch):
     assert page_errors(at) == [
         f"{ENV_VAR} is not set: start the dashboard with `stackseg dashboard`"
     ]
+
+
+def _drift_settings(settings, reference_file, monkeypatch):
+    import dataclasses
+
+    chosen = dataclasses.replace(settings, reference=str(reference_file))
+    monkeypatch.setenv(ENV_VAR, chosen.to_env())
+
+
+def test_the_drift_page_finds_none_in_the_test_split_and_flags_a_brightened_stack(
+    settings, reference_file, trained, monkeypatch
+):
+    import io
+
+    import tifffile
+
+    _drift_settings(settings, reference_file, monkeypatch)
+    at = app_test("drift.py")
+    assert page_errors(at) == []
+    assert at.caption[0].value.startswith(f"reference {reference_file}: 24 frames")
+    at.radio[0].set_value("The prepared test split").run()
+    assert page_errors(at) == []
+    assert [s.value for s in at.success] == [
+        "No drift in 16 frames: every metric within its threshold"
+    ]
+    scores = at.dataframe[0].value
+    assert {"histogram.kl", "histogram.psi", "mean.ks"} <= set(scores["metric"])
+    # the same frames 60 levels brighter: drift
+    frames = np.stack([_bright(f) for f in _test_frames(trained)])
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, frames, photometric="minisblack")
+    at.radio[0].set_value("Upload frames or stacks").run()
+    at.file_uploader(key="drift_uploads").set_value(
+        [("bright.tif", buffer.getvalue(), "image/tiff")]
+    ).run()
+    assert page_errors(at) == []
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith("DRIFT in 16 frames: ") and "mean.ks" in warning, warning
+
+
+def _bright(frame: np.ndarray) -> np.ndarray:
+    return np.clip(frame.astype(np.int16) + 60, 0, 255).astype(np.uint8)
+
+
+def _test_frames(trained) -> list[np.ndarray]:
+    from stackseg.contracts import read_manifest
+    from stackseg.evaluate.io import read_image
+
+    prepared = trained.path("prepared")
+    pairs = read_manifest(prepared).split_pairs("test")
+    return [read_image(prepared / pair.image, 1)[..., 0] for pair in pairs]
+
+
+def test_the_drift_page_without_a_reference_says_how_to_build_it(settings_env, trained):
+    at = app_test("drift.py")
+    [error] = page_errors(at)
+    assert error == (
+        f"{trained.root / 'models/reference.json'}: no drift reference; build it with "
+        "`dvc repro reference`"
+    )
+
+
+def test_a_bad_drift_upload_is_one_error(settings, reference_file, monkeypatch):
+    _drift_settings(settings, reference_file, monkeypatch)
+    at = app_test("drift.py")
+    at.file_uploader(key="drift_uploads").set_value(
+        [("bad.png", b"\x89PNG\r\n\x1a\nxx", "image/png")]
+    )
+    at.run()
+    [error] = page_errors(at)
+    assert error.startswith("bad.png: not a readable PNG"), error

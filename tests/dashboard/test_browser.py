@@ -90,6 +90,9 @@ def test_the_dashboard_draws_the_overlay_of_an_upload_offline(trained, model_dir
                 tab.goto(url)
                 tab.locator('input[type="file"]').set_input_files(str(frame), timeout=DRAW_MS)
                 tab.wait_for_function(OVERLAY_DRAWN, timeout=DRAW_MS)
+                # the rest of the page: the fractions table and the download button
+                tab.locator('[data-testid="stDataFrame"]').wait_for(timeout=DRAW_MS)
+                tab.get_by_text("Download the mask (PNG)").wait_for(timeout=DRAW_MS)
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 tab.screenshot(path=str(ARTIFACTS / "dashboard-try-the-model.png"), full_page=True)
                 body = tab.inner_text("body")

@@ -1,8 +1,9 @@
 """`stackseg dashboard`: the Streamlit dashboard (docs/dashboard.md).
 
 1. Load params (`dashboard:` gives the defaults of --host and --port).
-2. The settings: this folder (the project), the params file and the model (--model PATH,
-   else the workspace's), absolute, in the environment of the Streamlit process
+2. The settings: this folder (the project), the params file, the model (--model PATH,
+   else the workspace's) and the drift reference (--reference PATH, else the model's),
+   absolute, in the environment of the Streamlit process
    (`stackseg.dashboard.settings`).
 3. `python -m streamlit run` on the packaged entry script (`stackseg.dashboard.app`),
    bound to 127.0.0.1 unless --host says otherwise, headless (no browser opened), no usage
@@ -44,6 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="a .keras file (card and .onnx beside it); default: the workspace's",
     )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="a drift reference.json; default: the one beside --model, else params "
+        "paths.drift_reference",
+    )
+
+
+def _existing(path: Path | None, option: str) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found ({option})")
+    return str(path.resolve())
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
@@ -65,12 +80,9 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--port: expected 1 to 65535, got {port}")
     from stackseg.dashboard.settings import ENV_VAR, Settings
 
-    keras = None
-    if args.model is not None:
-        if not args.model.is_file():
-            raise ConfigError(f"{args.model}: not found (--model names a .keras file)")
-        keras = str(args.model.resolve())
-    settings = Settings(str(Path.cwd()), str(Path(args.params).resolve()), keras)
+    keras = _existing(args.model, "--model names a .keras file")
+    reference = _existing(args.reference, "--reference names a drift reference.json")
+    settings = Settings(str(Path.cwd()), str(Path(args.params).resolve()), keras, reference)
     env = {
         **os.environ,
         ENV_VAR: settings.to_env(),

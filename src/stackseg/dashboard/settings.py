@@ -22,12 +22,14 @@ ENV_VAR = "STACKSEG_DASHBOARD_SETTINGS"
 
 @dataclass(frozen=True)
 class Settings:
-    """The project folder (paths in params are relative to it), the params file, and a
-    model's .keras file (card and ONNX file beside it; None: the workspace's model)."""
+    """The project folder (paths in params are relative to it), the params file, a
+    model's .keras file (card and ONNX file beside it; None: the workspace's model) and a
+    drift reference (None: the model's)."""
 
     root: str
     params: str
     keras: str | None = None
+    reference: str | None = None  # a drift reference.json (None: driftview.reference_path)
 
     def config(self) -> Config:
         return load_config(self.params)
