@@ -110,6 +110,9 @@ def test_the_dashboard_draws_the_overlay_of_an_upload_offline(trained, model_dir
     assert tried == [], tried  # offline: nothing but the dashboard's own address
     assert (ARTIFACTS / "dashboard-try-the-model.png").stat().st_size > 10_000
     assert f"http://127.0.0.1:{port}" in log.read_text()
+    # Ctrl-C stopped Streamlit too: exit 130, the port is free
+    assert proc.returncode == 130, log.read_text()
+    assert _listening(port) == set()
 
 
 def _listening(port: int) -> set[str]:
