@@ -129,7 +129,7 @@ def test_the_drift_page_finds_none_in_the_test_split_and_flags_a_brightened_stac
     ).run()
     assert page_errors(at) == []
     [warning] = [w.value for w in at.warning]
-    assert warning.startswith("DRIFT in 16 frames: ") and "mean.ks" in warning, warning
+    assert warning.startswith("DRIFT in 16 frames: ") and "mean.wasserstein" in warning, warning
 
 
 def _bright(frame: np.ndarray) -> np.ndarray:

@@ -83,14 +83,12 @@ def load_model(settings: Settings) -> Model:
 
 
 def default_thresholds(card: ModelCard) -> list[float]:
-    """Each class's threshold from the card: per-class thresholds where the card has them
-    (`output.thresholds`), else the one `output.threshold` for every class."""
-    per_class = getattr(card.output, "thresholds", None)
-    if isinstance(per_class, dict):
-        return [float(per_class[name]) for name in card.classes]
-    if isinstance(per_class, list | tuple):
-        return [float(value) for value in per_class]
-    return [float(card.output.threshold)] * len(card.classes)
+    """Each class's threshold from the card: `output.thresholds` (one per class) where the
+    card has them, else its one `output.threshold` for every class (cards of one threshold)."""
+    output = card.output.model_dump()
+    if output.get("thresholds") is not None:
+        return [float(value) for value in output["thresholds"]]
+    return [float(output["threshold"])] * len(card.classes)
 
 
 def predict_file(model: Model, path: Path, max_frames: int) -> Prediction:
