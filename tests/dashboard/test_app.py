@@ -117,6 +117,7 @@ def test_the_drift_page_finds_none_in_the_test_split_and_flags_a_brightened_stac
     assert [s.value for s in at.success] == [
         "No drift in 16 frames: every metric within its threshold"
     ]
+    assert len(at.image) == 2  # the histogram and scores figures
     scores = at.dataframe[0].value
     assert {"histogram.kl", "histogram.psi", "mean.ks"} <= set(scores["metric"])
     # the same frames 60 levels brighter: drift

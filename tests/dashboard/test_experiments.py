@@ -74,7 +74,8 @@ def test_runs_and_versions_are_read_with_their_metrics_and_differing_params(
     assert len(at.dataframe) == 2
     assert list(at.dataframe[1].value["name"]) == ["v0.1.0"]
     assert at.selectbox(key="chart_metric").value == MEAN
-    assert len(at.get("arrow_vega_lite_chart")) == 1
+    [chart] = at.get("vega_lite_chart")
+    assert "evaluate.json:mean.iou" in chart.proto.spec
 
 
 def test_without_dvc_the_page_says_so_in_one_line(settings, tmp_path, monkeypatch):

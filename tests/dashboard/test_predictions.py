@@ -121,14 +121,13 @@ def test_default_thresholds_come_from_the_card(model):
     output = json.loads(model.files.card.read_text())["output"]
     expected = output.get("thresholds") or [output["threshold"]] * 3
     assert predictions.default_thresholds(model.card) == expected
-    changed = model.card.model_copy(deep=True)
     per_class = [0.3, 0.5, 0.7]
     if "thresholds" in output:  # cards with one threshold per class
-        changed.output.thresholds = per_class
+        update = {"thresholds": per_class}
     else:
-        changed.output.threshold = 0.3
-        per_class = [0.3] * 3
-    assert predictions.default_thresholds(changed) == per_class
+        update, per_class = {"threshold": 0.3}, [0.3] * 3
+    card = model.card.model_copy(update={"output": model.card.output.model_copy(update=update)})
+    assert predictions.default_thresholds(card) == per_class
 
 
 def test_upload_names_are_cleaned():
