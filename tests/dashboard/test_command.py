@@ -18,6 +18,7 @@ def test_the_streamlit_command_is_local_headless_and_quiet():
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
         "--client.showErrorDetails=type",
+        "--logger.hideWelcomeMessage=true",
     ):
         assert option in command
 

@@ -23,7 +23,7 @@ from stackseg.config import load_config
 from stackseg.errors import ConfigError
 
 # Streamlit options that keep the dashboard local and quiet: no browser tab opened, no
-# usage statistics, no "new version" check of a development server, no file watcher
+# usage statistics, not a development server, no file watcher
 STREAMLIT_OPTIONS = (
     ("server.headless", "true"),
     ("browser.gatherUsageStats", "false"),
@@ -33,6 +33,9 @@ STREAMLIT_OPTIONS = (
     ("client.toolbarMode", "minimal"),
     # an unexpected failure shows its type on the page, the traceback only in the terminal
     ("client.showErrorDetails", "type"),
+    # no welcome banner: for --host 0.0.0.0 it would look up this machine's public address
+    # on the internet (net_util.get_external_ip); the command prints the address itself
+    ("logger.hideWelcomeMessage", "true"),
 )
 STOP_WAIT_S = 10
 
