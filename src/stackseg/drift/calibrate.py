@@ -4,7 +4,9 @@ Folklore cut-offs (PSI 0.1/0.25, KS p < 0.05) assume independent draws and a giv
 frames of one stack are not independent and our histograms have `drift.bins` bins. So the
 thresholds come from the data: for each sample size n of SIZES, `bootstrap` times, a sample
 of n frames (whole stacks, drawn with replacement, until n frames) is scored against a
-resample of the reference of its own size (the reference itself is a sample too). The
+resample of the reference of its own size (the reference itself is a sample too) made of
+the stacks the sample did not draw (new data comes from new stacks; all stacks when the
+sample drew over half of them). The
 scores of these no-drift samples give each metric's null distribution. The thresholds are
 set jointly: at the common quantile level where the fraction of resamples with ANY metric
 above its threshold is `alpha` -- alpha is the false-alarm rate of the verdict, not of one
@@ -63,11 +65,18 @@ def null_scores(reference: Profile, size: int, bootstrap: int, seed: int) -> dic
         reference.groups if reference.groups is not None else np.arange(reference.frames)
     )
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(size,)))
+    ids = reference.groups if reference.groups is not None else np.arange(reference.frames)
     rows: list[dict[str, float]] = []
     for _ in range(bootstrap):
-        sample = reference.take(groups.sample(size, rng))
-        base = reference.take(groups.sample(reference.frames, rng))
-        rows.append(scores(sample, base))
+        pick = groups.sample(size, rng)
+        # new data comes from stacks the reference has not seen: the base is resampled
+        # from the other stacks while at least half of them are left
+        rest = np.flatnonzero(~np.isin(ids, ids[pick]))
+        if len(np.unique(ids[rest])) * 2 >= len(groups.sizes):
+            base = rest[Groups(ids[rest]).sample(reference.frames, rng)]
+        else:
+            base = groups.sample(reference.frames, rng)
+        rows.append(scores(reference.take(pick), reference.take(base)))
     return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
 
