@@ -34,14 +34,21 @@ class Groups:
         _, self.starts, self.sizes = np.unique(
             groups[self.order], return_index=True, return_counts=True
         )
-        self.mean_size = float(np.mean(self.sizes))
+        # each frame's group number (0 .. number of groups - 1)
+        self.number = np.empty(len(groups), dtype=np.int64)
+        self.number[self.order] = np.repeat(np.arange(len(self.sizes)), self.sizes)
 
-    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
-        """Indices of `size` frames: whole groups drawn with replacement, the last one cut."""
+    def sample(
+        self, size: int, rng: np.random.Generator, among: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Indices of `size` frames: whole groups drawn with replacement (from the group
+        numbers `among`, default all), the last one cut."""
+        pool = np.arange(len(self.sizes)) if among is None else among
+        mean = float(np.mean(self.sizes[pool]))
         draws: list[np.ndarray] = []
         total = 0
         while total < size:  # one draw is enough as a rule; an unlucky one draws again
-            draw = rng.integers(len(self.sizes), size=int(size / self.mean_size) + 2)
+            draw = pool[rng.integers(len(pool), size=int(size / mean) + 2)]
             draws.append(draw)
             total += int(self.sizes[draw].sum())
         chosen = np.concatenate(draws)
@@ -65,17 +72,14 @@ def null_scores(reference: Profile, size: int, bootstrap: int, seed: int) -> dic
         reference.groups if reference.groups is not None else np.arange(reference.frames)
     )
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(size,)))
-    ids = reference.groups if reference.groups is not None else np.arange(reference.frames)
     rows: list[dict[str, float]] = []
     for _ in range(bootstrap):
         pick = groups.sample(size, rng)
         # new data comes from stacks the reference has not seen: the base is resampled
         # from the other stacks while at least half of them are left
-        rest = np.flatnonzero(~np.isin(ids, ids[pick]))
-        if len(np.unique(ids[rest])) * 2 >= len(groups.sizes):
-            base = rest[Groups(ids[rest]).sample(reference.frames, rng)]
-        else:
-            base = groups.sample(reference.frames, rng)
+        rest = np.setdiff1d(np.arange(len(groups.sizes)), groups.number[pick])
+        among = rest if len(rest) * 2 >= len(groups.sizes) else None
+        base = groups.sample(reference.frames, rng, among)
         rows.append(scores(reference.take(pick), reference.take(base)))
     return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
