@@ -192,6 +192,7 @@ class _Collector:
 
 def install(app: Any, check_key: Callable[..., Any]) -> None:
     """GET /drift (behind the API key like /model) and the /metrics gauges."""
+
     @app.get("/drift", tags=["status"], dependencies=[Depends(check_key)])
     async def drift(request: Request) -> dict[str, Any]:
         """The recent predicted frames against the served model's reference: per-metric
