@@ -4,9 +4,16 @@ size, and holding the false-alarm rate on fresh no-drift samples."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from stackseg.drift import Profile, build_reference, compare, load_reference
-from stackseg.drift.calibrate import SIZES, group_sample, threshold_at
+from stackseg.drift.calibrate import (
+    SIZES,
+    group_sample,
+    joint_thresholds,
+    null_scores,
+    threshold_at,
+)
 
 
 def _profile(rng: np.random.Generator, stacks: int, frames: int, shift: float = 0.0) -> Profile:
@@ -21,13 +28,16 @@ def _profile(rng: np.random.Generator, stacks: int, frames: int, shift: float = 
     )
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_thresholds_another_seed_others(tmp_path):
     profile = _profile(np.random.default_rng(0), 20, 5)
-    one = build_reference(profile, 16, 0.05, 60, seed=7, show=False)
-    two = build_reference(profile, 16, 0.05, 60, seed=7, show=False)
-    other = build_reference(profile, 16, 0.05, 60, seed=8, show=False)
-    assert one.thresholds == two.thresholds
-    assert one.thresholds != other.thresholds
+    one = build_reference(profile, 16, 0.05, 50, seed=7, show=False)
+    assert joint_thresholds(null_scores(profile, 10, 50, 7), 0.05) == {
+        name: values[SIZES.index(10)] for name, values in one.thresholds.items()
+    }
+    assert joint_thresholds(null_scores(profile, 10, 50, 8), 0.05) != joint_thresholds(
+        null_scores(profile, 10, 50, 7), 0.05
+    )
     assert set(one.thresholds) == {
         "histogram.kl",
         "histogram.cross_entropy",
@@ -47,11 +57,12 @@ def test_the_same_seed_gives_the_same_thresholds_another_seed_others(tmp_path):
     assert np.array_equal(loaded.images.histograms, profile.histograms)
 
 
+@pytest.mark.slow
 def test_thresholds_hold_the_false_alarm_rate_and_catch_a_shift():
     rng = np.random.default_rng(1)
-    reference = build_reference(_profile(rng, 40, 5), 16, 0.1, 200, seed=0, show=False)
-    alarms = sum(compare(reference, _profile(rng, 4, 5)).drifted for _ in range(60))
-    assert alarms <= 15  # alpha 0.1 over the verdict: 6 expected, binomial spread
+    reference = build_reference(_profile(rng, 40, 5), 16, 0.1, 100, seed=0, show=False)
+    alarms = sum(compare(reference, _profile(rng, 4, 5)).drifted for _ in range(40))
+    assert alarms <= 10  # alpha 0.1 over the verdict: 4 expected, binomial spread
     assert compare(reference, _profile(rng, 4, 5, shift=60)).drifted
 
 

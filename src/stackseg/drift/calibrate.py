@@ -4,7 +4,9 @@ Folklore cut-offs (PSI 0.1/0.25, KS p < 0.05) assume independent draws and a giv
 frames of one stack are not independent and our histograms have `drift.bins` bins. So the
 thresholds come from the data: for each sample size n of SIZES, `bootstrap` times, a sample
 of n frames (whole stacks, drawn with replacement, until n frames) is scored against a
-resample of the reference of its own size (the reference itself is a sample too). The
+resample of the reference of its own size (the reference itself is a sample too) made of
+the stacks the sample did not draw (new data comes from new stacks; all stacks when the
+sample drew over half of them). The
 scores of these no-drift samples give each metric's null distribution. The thresholds are
 set jointly: at the common quantile level where the fraction of resamples with ANY metric
 above its threshold is `alpha` -- alpha is the false-alarm rate of the verdict, not of one
@@ -32,14 +34,21 @@ class Groups:
         _, self.starts, self.sizes = np.unique(
             groups[self.order], return_index=True, return_counts=True
         )
-        self.mean_size = float(np.mean(self.sizes))
+        # each frame's group number (0 .. number of groups - 1)
+        self.number = np.empty(len(groups), dtype=np.int64)
+        self.number[self.order] = np.repeat(np.arange(len(self.sizes)), self.sizes)
 
-    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
-        """Indices of `size` frames: whole groups drawn with replacement, the last one cut."""
+    def sample(
+        self, size: int, rng: np.random.Generator, among: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Indices of `size` frames: whole groups drawn with replacement (from the group
+        numbers `among`, default all), the last one cut."""
+        pool = np.arange(len(self.sizes)) if among is None else among
+        mean = float(np.mean(self.sizes[pool]))
         draws: list[np.ndarray] = []
         total = 0
         while total < size:  # one draw is enough as a rule; an unlucky one draws again
-            draw = rng.integers(len(self.sizes), size=int(size / self.mean_size) + 2)
+            draw = pool[rng.integers(len(pool), size=int(size / mean) + 2)]
             draws.append(draw)
             total += int(self.sizes[draw].sum())
         chosen = np.concatenate(draws)
@@ -65,9 +74,13 @@ def null_scores(reference: Profile, size: int, bootstrap: int, seed: int) -> dic
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(size,)))
     rows: list[dict[str, float]] = []
     for _ in range(bootstrap):
-        sample = reference.take(groups.sample(size, rng))
-        base = reference.take(groups.sample(reference.frames, rng))
-        rows.append(scores(sample, base))
+        pick = groups.sample(size, rng)
+        # new data comes from stacks the reference has not seen: the base is resampled
+        # from the other stacks while at least half of them are left
+        rest = np.setdiff1d(np.arange(len(groups.sizes)), groups.number[pick])
+        among = rest if len(rest) * 2 >= len(groups.sizes) else None
+        base = groups.sample(reference.frames, rng, among)
+        rows.append(scores(reference.take(pick), reference.take(base)))
     return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
 

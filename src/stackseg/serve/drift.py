@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi import Depends, Request
 
 from stackseg.drift import DriftReport, Profile, compare, load_reference
 from stackseg.drift.features import FEATURES, frame_features, histogram
@@ -191,7 +192,6 @@ class _Collector:
 
 def install(app: Any, check_key: Callable[..., Any]) -> None:
     """GET /drift (behind the API key like /model) and the /metrics gauges."""
-    from fastapi import Depends, Request
 
     @app.get("/drift", tags=["status"], dependencies=[Depends(check_key)])
     async def drift(request: Request) -> dict[str, Any]:
