@@ -4,6 +4,7 @@ runs without an exception, shows what it promises, and shows a bad input as one 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from stackseg.dashboard.settings import ENV_VAR, Settings
 from tests.dashboard.conftest import app_test, page_errors
@@ -23,6 +24,7 @@ def _test_frame(trained) -> np.ndarray:
     return read_image(trained.path("prepared") / pair.image, 1)[..., 0]
 
 
+@pytest.mark.slow
 def test_upload_shows_the_overlay_and_a_png_download(settings_env, trained):
     at = app_test()
     assert page_errors(at) == []
@@ -42,6 +44,7 @@ def test_upload_shows_the_overlay_and_a_png_download(settings_env, trained):
     assert at.dataframe[0].value["prediction"].iloc[0] == 1.0
 
 
+@pytest.mark.slow
 def test_a_test_frame_shows_its_ground_truth(settings_env, trained):
     at = app_test()
     at.radio(key="source").set_value("A test frame").run()
@@ -101,6 +104,7 @@ def _drift_settings(settings, reference_file, monkeypatch):
     monkeypatch.setenv(ENV_VAR, chosen.to_env())
 
 
+@pytest.mark.slow
 def test_the_drift_page_finds_none_in_the_test_split_and_flags_a_brightened_stack(
     settings, reference_file, trained, monkeypatch
 ):
