@@ -42,10 +42,11 @@ def run_page(render) -> None:
         render(settings)
 
 
-@st.cache_resource(show_spinner="Loading the model...")
-def _model(settings_json: str) -> predictions.Model:
-    # keyed by the settings' JSON: one backend per dashboard process, shared by sessions
-    # (an ONNX Runtime session and infer's Runner are safe to share between threads)
+@st.cache_resource(show_spinner="Loading the model...", max_entries=2)
+def _model(settings_json: str, stamp: tuple[float, ...]) -> predictions.Model:
+    # one backend per model, shared by every session (an ONNX Runtime session and infer's
+    # Runner are safe to share between threads); `stamp` (the files' modification times)
+    # makes a retrained or re-exported model load again instead of the cached one
     import json
 
     return predictions.load_model(Settings(**json.loads(settings_json)))
@@ -53,4 +54,7 @@ def _model(settings_json: str) -> predictions.Model:
 
 def model(settings: Settings) -> predictions.Model:
     with errors_shown():
-        return _model(settings.to_env())
+        files = settings.model_files(settings.config())
+        paths = (files.keras, files.card, files.onnx)
+        stamp = tuple(path.stat().st_mtime if path.is_file() else 0.0 for path in paths)
+        return _model(settings.to_env(), stamp)
