@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "register": ("register", "register the model of this commit (gated) and assign a stage"),
     "models": ("models", "list registered model versions and stages with their metrics"),
     "select": ("select", "rank DVC experiments by a metric; --apply the best one"),
+    "drift": ("drift", "check frames for data drift against the training data's profile"),
+    "dashboard": ("dashboard", "the Streamlit dashboard: try the model, experiments, drift"),
     "overrides": ("overrides", "print a profile as `-S key=value` arguments for `dvc exp run`"),
 }
 

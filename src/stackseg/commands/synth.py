@@ -41,6 +41,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stacks", type=_positive, help="override synth.stacks")
     parser.add_argument("--frames", type=_positive, help="override synth.frames")
     parser.add_argument("--seed", type=_not_negative, help="override synth.seed")
+    shift = parser.add_argument_group(
+        "acquisition shifts (drift tests, docs/drift.md): same scenes and masks, another camera"
+    )
+    shift.add_argument(
+        "--shift-brightness",
+        type=int,
+        default=0,
+        metavar="LEVELS",
+        help="add LEVELS 8-bit grey levels to every pixel (-255..255; negative: darker)",
+    )
+    shift.add_argument(
+        "--shift-contrast",
+        type=_not_negative,
+        default=100,
+        metavar="PERCENT",
+        help="scale each pixel's distance from its frame's mean (100: unchanged)",
+    )
+    shift.add_argument(
+        "--shift-blur",
+        type=_not_negative,
+        default=0,
+        metavar="PASSES",
+        help="extra 3x3 box-blur passes (out of focus; 2 ~ Gaussian sigma 1.15 px)",
+    )
+    shift.add_argument(
+        "--shift-noise",
+        type=_not_negative,
+        default=0,
+        metavar="SIGMA",
+        help="extra sensor noise, its standard deviation in 8-bit grey levels",
+    )
     parser.add_argument(
         "--workers",
         type=_not_negative,
@@ -56,9 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from stackseg.config import load_config
+    from stackseg.errors import ConfigError
     from stackseg.synth import (
         FULL_PROFILE,
         LABELS_PROFILE,
+        Shift,
         generate,
         holds_stacks,
         settings_from_config,
@@ -74,5 +107,11 @@ def run(args: argparse.Namespace) -> None:
     if args.if_missing and (count := holds_stacks(out)):
         log.info("%s already holds %d image stacks: leaving them (--if-missing)", out, count)
         return
-    settings = settings_from_config(config, stacks=args.stacks, frames=args.frames, seed=args.seed)
+    try:
+        shift = Shift(args.shift_brightness, args.shift_contrast, args.shift_blur, args.shift_noise)
+    except ValueError as exc:
+        raise ConfigError(f"--shift-*: {exc}") from None
+    settings = settings_from_config(
+        config, shift, stacks=args.stacks, frames=args.frames, seed=args.seed
+    )
     generate(settings, out, workers=args.workers)

@@ -99,8 +99,8 @@ class DriftConfig(Section):
     stage, serve's GET /drift; docs/drift.md)."""
 
     bins: Annotated[int, Field(ge=8, le=256)]  # intensity histograms: fixed bins over 0..255
-    # each metric's threshold: the (1 - alpha) quantile of its value over bootstrap samples of
-    # the reference (the false-alarm rate per metric)
+    # the thresholds are set on bootstrap samples of the reference so that a share alpha of
+    # them is flagged by any metric: the verdict's false-alarm rate (drift/calibrate.py)
     alpha: Annotated[float, Field(gt=0.0, lt=0.5)]
     bootstrap: Annotated[int, Field(ge=50, le=100_000)]  # reference resamples per threshold
     window: PositiveInt  # serve: the features of the last N frames it predicted
@@ -127,3 +127,6 @@ class DashboardConfig(Section):
 
     host: str
     port: Annotated[int, Field(ge=1, le=65535)]
+    # frames of an uploaded stack the "Try the model" page holds in memory (with their
+    # probabilities); longer stacks are refused with a pointer to `stackseg infer`
+    max_frames: PositiveInt

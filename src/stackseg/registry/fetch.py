@@ -5,8 +5,8 @@
 2. reuse `<paths.model_cache>/<commit>/` if it is there (written atomically: present means
    complete);
 3. else download from that commit, through dvc.api.DVCFileSystem (git for the card, the DVC
-   remote for the model): paths.model, paths.model_card, and paths.onnx when that commit's
-   dvc.lock has the export; into a temporary folder moved into place, with a progress
+   remote for the model): paths.model, paths.model_card, and paths.onnx and
+   paths.drift_reference when that commit's dvc.lock has them; into a temporary folder moved into place, with a progress
    display of the bytes.
 
 `repo` is a project path or a git URL; with no ref, the workspace's own files are used
@@ -66,6 +66,7 @@ class FetchedModel:
     commit: str
     version: str | None
     stage: str | None
+    reference: Path | None = None  # the drift reference, when that commit has one
 
 
 def fetch_model(ref: ModelRef, cfg: Config, repo: str = ".") -> FetchedModel:
@@ -86,6 +87,7 @@ def fetch_model(ref: ModelRef, cfg: Config, repo: str = ".") -> FetchedModel:
         "keras": Path(cfg.paths.model),
         "card": Path(cfg.paths.model_card),
         "onnx": Path(cfg.paths.onnx),
+        "reference": Path(cfg.paths.drift_reference),
     }
     with _filesystem(repo, rev, ref) as fs:
         commit = str(fs.repo.get_rev())
@@ -97,6 +99,7 @@ def fetch_model(ref: ModelRef, cfg: Config, repo: str = ".") -> FetchedModel:
         else:
             log.info("%s: cached in %s", ref.describe(), dest)
     onnx = dest / names["onnx"].name
+    reference = dest / names["reference"].name
     return FetchedModel(
         keras=dest / names["keras"].name,
         card=dest / names["card"].name,
@@ -104,6 +107,7 @@ def fetch_model(ref: ModelRef, cfg: Config, repo: str = ".") -> FetchedModel:
         commit=commit,
         version=version,
         stage=ref.stage,
+        reference=reference if reference.is_file() else None,
     )
 
 
@@ -112,6 +116,7 @@ def _workspace_model(cfg: Config, repo: str) -> FetchedModel:
 
     root = Path(repo)
     onnx = root / cfg.paths.onnx
+    reference = root / cfg.paths.drift_reference
     return FetchedModel(
         keras=root / cfg.paths.model,
         card=root / cfg.paths.model_card,
@@ -119,6 +124,7 @@ def _workspace_model(cfg: Config, repo: str) -> FetchedModel:
         commit=resolve_commit(root, "HEAD") or "",
         version=None,
         stage=None,
+        reference=reference if reference.is_file() else None,
     )
 
 
@@ -174,8 +180,9 @@ def _locked_paths(fs: Any) -> set[str]:
 def _download(fs: Any, names: dict[str, Path], commit: str, dest: Path, ref: ModelRef) -> None:
     locked = _locked_paths(fs)
     wanted = [names["keras"], names["card"]]
-    if names["onnx"].as_posix() in locked:
-        wanted.append(names["onnx"])
+    for optional in ("onnx", "reference"):  # when that commit's pipeline made them
+        if names[optional].as_posix() in locked:
+            wanted.append(names[optional])
     if names["keras"].as_posix() not in locked:
         raise FetchError(
             f"{ref.describe()} (commit {commit[:7]}): its dvc.lock has no "

@@ -24,7 +24,7 @@ import anyio
 from stackseg import __version__
 from stackseg.config import load_config
 from stackseg.errors import StacksegError
-from stackseg.serve import errors, routes
+from stackseg.serve import drift, errors, routes
 from stackseg.serve.metrics import Metrics
 from stackseg.serve.middleware import JsonBodyLimit, RequestContext, Timeout
 from stackseg.serve.predictor import Predictor
@@ -104,6 +104,7 @@ def create_app(settings: Settings) -> Any:
     app.state.metrics = Metrics()
     errors.install(app)
     routes.install(app)
+    drift.install(app, routes.check_key)  # GET /drift, drift gauges (docs/drift.md)
     endpoints = {getattr(route, "path", "") for route in app.routes}
     # add_middleware wraps: the last added is the outermost
     app.add_middleware(JsonBodyLimit, max_body_size=cfg.serve.max_body_bytes)

@@ -30,6 +30,7 @@ from stackseg.infer import model as models
 from stackseg.infer import sources
 from stackseg.infer.outputs import InputOutputs
 from stackseg.infer.stage import Options, Runner
+from stackseg.serve import drift
 from stackseg.serve.errors import ApiError, input_error
 
 
@@ -130,6 +131,7 @@ class Predictor:
         scaler = runner.scaler(path, reader, lambda: _check(deadline))
         for result in runner.predictions(path, reader, scaler):
             _check(deadline)
+            drift.observe(self, result[1], result[2])  # the frame's features: GET /drift
             yield result
 
     def frame(self, path: Path, deadline: float) -> np.ndarray:

@@ -8,6 +8,8 @@ stack (one stack frame by frame), writer (TIFF files, process pool, atomic repla
 `synth:` section of the full-scale profile, FULL_PROFILE, the same file `dvc exp run` uses.
 `stackseg synth --labels` writes the instance-label demo (nuclei.py) of LABELS_PROFILE, whose
 `prepare.mask_format: labels` selects it (params.yaml saying so does the same).
+`stackseg synth --shift-brightness/--shift-contrast/--shift-blur/--shift-noise` writes the
+same scenes photographed differently (shift.py), for drift tests (docs/drift.md).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from stackseg.config import FULL_PROFILE, Config, config_from_dict, load_profile, merge
 from stackseg.errors import ConfigError
+from stackseg.synth.shift import Shift
 from stackseg.synth.stack import SynthSettings, stack_frames
 from stackseg.synth.writer import generate, holds_stacks
 
@@ -25,6 +28,7 @@ LABELS_PROFILE = Path("profiles/labels.yaml")
 __all__ = [
     "FULL_PROFILE",
     "LABELS_PROFILE",
+    "Shift",
     "SynthSettings",
     "generate",
     "holds_stacks",
@@ -43,13 +47,15 @@ def with_profile(config: Config, path: str | Path) -> Config:
     return config_from_dict(merge(config.model_dump(mode="json"), profile), source=str(path))
 
 
-def settings_from_config(config: Config, **overrides: int | None) -> SynthSettings:
+def settings_from_config(
+    config: Config, shift: Shift | None = None, **overrides: int | None
+) -> SynthSettings:
     """The synth section with the class count and the mask format; `overrides` that are
-    not None (stacks, frames, seed, ...) win."""
-    values = {
+    not None (stacks, frames, seed, ...) win; `shift`: the camera changed (drift tests)."""
+    values: dict = {
         **config.synth.model_dump(),
         "n_classes": len(config.classes),
         "mask_format": config.prepare.mask_format,
     }
     values.update({key: value for key, value in overrides.items() if value is not None})
-    return SynthSettings(**values)
+    return SynthSettings(**values, shift=shift or Shift())

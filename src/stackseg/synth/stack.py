@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from stackseg.synth import nuclei
 from stackseg.synth.render import compose, drift, make_look, mask_pixels, to_dtype
 from stackseg.synth.scene import advance, make_things, rasterise
+from stackseg.synth.shift import Shift, apply_shift
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,17 @@ class SynthSettings:
     seed: int
     n_classes: int
     mask_format: str
+    shift: Shift = field(default_factory=Shift)  # drift tests: the camera changed (shift.py)
 
     def describe(self) -> str:
         colour = "RGB" if self.channels == 3 else "grayscale"
         masks = f"{self.n_classes} classes as {self.mask_format} masks"
         if self.mask_format == "labels":
             masks = "nuclei as instance-label masks"
+        shifted = f", shifted: {self.shift.describe()}" if self.shift.active else ""
         return (
             f"{self.stacks} demo stacks x {self.frames} frames of {self.height}x{self.width} "
-            f"{colour} {self.dtype}, {masks}, seed {self.seed}"
+            f"{colour} {self.dtype}, {masks}, seed {self.seed}{shifted}"
         )
 
     def stack_name(self, index: int) -> str:
@@ -44,7 +47,7 @@ class SynthSettings:
 def stack_rng(seed: int, index: int, stream: int) -> np.random.Generator:
     """Random stream `stream` of stack `index`: independent of how many stacks are made.
     Stream 0 drives the scene (so masks do not depend on the image channels or dtype),
-    stream 1 the camera noise."""
+    stream 1 the camera noise, stream 2 a shift's extra noise."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index, stream)))
 
 
@@ -52,9 +55,10 @@ def stack_frames(settings: SynthSettings, index: int) -> Iterator[tuple[np.ndarr
     """(image, mask) of each frame of stack `index`, generated lazily."""
     rng = stack_rng(settings.seed, index, 0)
     noise_rng = stack_rng(settings.seed, index, 1)
+    shift_rng = stack_rng(settings.seed, index, 2)
     height, width = settings.height, settings.width
     if settings.mask_format == "labels":
-        yield from _nuclei_frames(settings, rng, noise_rng)
+        yield from _nuclei_frames(settings, rng, noise_rng, shift_rng)
         return
     look = make_look(rng, height, width)
     things = make_things(rng, settings.n_classes, height, width)
@@ -64,11 +68,16 @@ def stack_frames(settings: SynthSettings, index: int) -> Iterator[tuple[np.ndarr
             drift(rng, look)
         frame = rasterise(things, settings.n_classes, height, width, look.texture)
         camera = compose(noise_rng, look, frame, settings.channels)
+        if settings.shift.active:
+            camera = apply_shift(camera, settings.shift, shift_rng)
         yield to_dtype(camera, settings.dtype), mask_pixels(frame.masks, settings.mask_format)
 
 
 def _nuclei_frames(
-    settings: SynthSettings, rng: np.random.Generator, noise_rng: np.random.Generator
+    settings: SynthSettings,
+    rng: np.random.Generator,
+    noise_rng: np.random.Generator,
+    shift_rng: np.random.Generator,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The instance-label demo (nuclei.py): (image, uint16 label image) per frame."""
     height, width = settings.height, settings.width
@@ -80,4 +89,6 @@ def _nuclei_frames(
             drift(rng, look)
         ids, frame = nuclei.rasterise(clusters, height, width, look.texture)
         camera = compose(noise_rng, look, frame, settings.channels)
+        if settings.shift.active:
+            camera = apply_shift(camera, settings.shift, shift_rng)
         yield to_dtype(camera, settings.dtype), ids

@@ -1,0 +1,1 @@
+"""The dashboard's pages: Streamlit scripts (run as `__main__` by st.navigation)."""
