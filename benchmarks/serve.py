@@ -75,24 +75,30 @@ def summary(seconds: list[float], wall: float) -> dict[str, float]:
 
 
 def in_process(keras_path: Path, frames: list[Path]):
-    """A call that segments one of `frames` in process: `Predictor.frame` + the PNG mask."""
+    """A call that segments one of `frames` in process: the work of /predict's worker
+    thread (`uploads.frame_upload` of the PNG's bytes, `Predictor.frame`, the PNG mask)."""
+    import io
+
     from stackseg.config import load_config
     from stackseg.infer.model import beside
-    from stackseg.serve import encode
+    from stackseg.serve import encode, uploads
     from stackseg.serve.app import pool_size
     from stackseg.serve.predictor import Predictor
 
     cfg = load_config(ROOT / "params.yaml")
     predictor = Predictor.load(cfg, beside(keras_path), pool_size(cfg.serve.threads))
     threshold = predictor.card.output.threshold
+    bodies = [path.read_bytes() for path in frames]
 
     def block(requests: int, start: int) -> tuple[list[float], float]:
         times = []
         began_block = time.perf_counter()
         for index in range(start, start + requests):
             began = time.perf_counter()
-            path = frames[index % len(frames)]
-            encode.png(predictor.frame(path, time.monotonic() + 60), threshold)
+            upload = uploads.frame_upload(
+                io.BytesIO(bodies[index % len(bodies)]), cfg.serve.max_pixels
+            )
+            encode.png(predictor.frame(upload, time.monotonic() + 60), threshold)
             times.append(time.perf_counter() - began)
         return times, time.perf_counter() - began_block
 
