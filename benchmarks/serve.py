@@ -9,8 +9,9 @@ In one run, on this machine:
    (benchmarks/infer.py's `export`); for each of `--sizes`, 8 PNG frames of that size
    (smooth random structures) in the model's channels, and steps 2-4 on them.
 2. In process: `stackseg.serve.predictor.Predictor` (the server's own object, loaded with
-   the server's thread settings) segments each PNG file and encodes the PNG mask, one
-   after another: the work of /predict without HTTP.
+   the server's thread settings) does what /predict's worker thread does with each PNG's
+   bytes (the header check, decoding, prediction, the PNG mask), one after another: the
+   work of /predict without HTTP.
 3. HTTP: `stackseg serve` (uvicorn, 1 worker, params.yaml's `serve:` threads) on a free
    port of 127.0.0.1; POST /predict (multipart upload, PNG mask back) from 1 client, and
    from `--clients` concurrent clients (threads with a keep-alive httpx client each).
@@ -189,9 +190,11 @@ def markdown(args, by_size: dict[int, dict[str, dict[str, float]]], load: float)
     lines = [
         "POST /predict of one PNG frame (PNG mask back), "
         f"{args.requests} timed requests per row (the rows take turns, 8 rounds of 1/8 each), "
-        "against the same work in process (`Predictor.frame` + the PNG encoding, one call "
-        "after another). HTTP costs a few milliseconds per request whatever the frame, so "
-        "its share is largest for small frames. Load average (1 min) when the run began: "
+        "against the same work in process (what /predict's worker thread does: "
+        "`uploads.frame_upload` of the PNG's bytes, `Predictor.frame`, the PNG mask; one "
+        "call after another). HTTP costs about the same time per request whatever the "
+        "frame, so its share is largest for small frames. Load average (1 min) when the "
+        "run began: "
         f"{load:.1f} (other jobs on the machine take cores from both the server and the "
         "clients).",
         "",

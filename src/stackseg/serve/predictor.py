@@ -123,6 +123,11 @@ class Predictor:
         for _ in predict_frames(self.backend, [(0, frame)], to_model_input, side, 1):
             pass
 
+    @property
+    def makes_labels(self) -> bool:
+        """A model of instance labels, and a server that can make them."""
+        return self.card.output.instances is not None and self.labels_error is None
+
     def describe(self) -> dict[str, Any]:
         """GET /model: the card, where the model came from, and how it is run."""
         return {
@@ -135,7 +140,7 @@ class Predictor:
             "backend": self.backend.name,
             "classes": list(self.card.classes),
             "threshold": self.card.output.threshold,
-            "instance_labels": self.card.output.instances is not None and not self.labels_error,
+            "instance_labels": self.makes_labels,
         }
 
     def _open(self, path: Path, upload: Upload | None = None) -> Any:

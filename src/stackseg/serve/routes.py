@@ -128,8 +128,7 @@ def answer(predictor: Predictor, probs: Any, format: str, probabilities: bool) -
         return encode.labels_png(predictor.labels(probs))
     if format == "json":
         classes = list(predictor.card.classes)
-        makes_labels = predictor.card.output.instances is not None and not predictor.labels_error
-        labels = predictor.labels(probs) if makes_labels else None
+        labels = predictor.labels(probs) if predictor.makes_labels else None
         return encode.as_json(probs, threshold, classes, probabilities, labels)
     if format == "tiff":
         return encode.tiff(probs, threshold, probabilities)
