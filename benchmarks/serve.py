@@ -24,9 +24,7 @@ In one run, on this machine:
    this process, i.e. the in-process work or the clients): latency on a loaded machine
    is mostly waiting for a core, CPU time is what each side costs whatever the load.
 
-The clients run on the same machine (they share its cores with the server). On a machine
-shared with other jobs, run it ahead of them (`nice -n -20 .venv/bin/python
-benchmarks/serve.py`, as root; the niceness is written with the figures). Writes the
+The clients run on the same machine (they share its cores with the server). Writes the
 figures to docs/benchmarks/serve.md (benchmarks/_figures.py).
 """
 
@@ -215,13 +213,7 @@ def markdown(args, by_size: dict[int, dict[str, dict[str, float]]], load: float)
         f"{load:.1f} (other jobs on the machine take cores from both the server and the "
         "clients). CPU ms per image: the CPU time of the server process and of the "
         "clients (or of the in-process calls), which other jobs do not change; latency on a "
-        "loaded machine also holds the time spent waiting for a core."
-        + (
-            f" The run had priority nice {os.nice(0)} (the server inherits it): ahead of the "
-            "other jobs, whose load would otherwise decide every figure."
-            if os.nice(0)
-            else ""
-        ),
+        "loaded machine also holds the time spent waiting for a core.",
         "",
     ]
     for size, results in by_size.items():
