@@ -9,8 +9,9 @@ In one run, on this machine:
    (benchmarks/infer.py's `export`); for each of `--sizes`, 8 PNG frames of that size
    (smooth random structures) in the model's channels, and steps 2-4 on them.
 2. In process: `stackseg.serve.predictor.Predictor` (the server's own object, loaded with
-   the server's thread settings) segments each PNG file and encodes the PNG mask, one
-   after another: the work of /predict without HTTP.
+   the server's thread settings) does what /predict's worker thread does with each PNG's
+   bytes (the header check, decoding, prediction, the PNG mask), one after another: the
+   work of /predict without HTTP.
 3. HTTP: `stackseg serve` (uvicorn, 1 worker, params.yaml's `serve:` threads) on a free
    port of 127.0.0.1; POST /predict (multipart upload, PNG mask back) from 1 client, and
    from `--clients` concurrent clients (threads with a keep-alive httpx client each).
@@ -19,6 +20,9 @@ In one run, on this machine:
    throughput of each over its `--requests` requests.
 4. Ratios against the targets: HTTP p50 at 1 client <= 1.2x the in-process p50; at
    `--clients` clients p99 <= 3x their p50 and throughput >= 1.5x the 1-client throughput.
+   Beside them, the CPU time per image (/proc: the server process; `time.process_time`:
+   this process, i.e. the in-process work or the clients): latency on a loaded machine
+   is mostly waiting for a core, CPU time is what each side costs whatever the load.
 
 The clients run on the same machine (they share its cores with the server). Writes the
 figures to docs/benchmarks/serve.md (benchmarks/_figures.py).
@@ -75,24 +79,30 @@ def summary(seconds: list[float], wall: float) -> dict[str, float]:
 
 
 def in_process(keras_path: Path, frames: list[Path]):
-    """A call that segments one of `frames` in process: `Predictor.frame` + the PNG mask."""
+    """A call that segments one of `frames` in process: the work of /predict's worker
+    thread (`uploads.frame_upload` of the PNG's bytes, `Predictor.frame`, the PNG mask)."""
+    import io
+
     from stackseg.config import load_config
     from stackseg.infer.model import beside
-    from stackseg.serve import encode
+    from stackseg.serve import encode, uploads
     from stackseg.serve.app import pool_size
     from stackseg.serve.predictor import Predictor
 
     cfg = load_config(ROOT / "params.yaml")
     predictor = Predictor.load(cfg, beside(keras_path), pool_size(cfg.serve.threads))
     threshold = predictor.card.output.threshold
+    bodies = [path.read_bytes() for path in frames]
 
     def block(requests: int, start: int) -> tuple[list[float], float]:
         times = []
         began_block = time.perf_counter()
         for index in range(start, start + requests):
             began = time.perf_counter()
-            path = frames[index % len(frames)]
-            encode.png(predictor.frame(path, time.monotonic() + 60), threshold)
+            upload = uploads.frame_upload(
+                io.BytesIO(bodies[index % len(bodies)]), cfg.serve.max_pixels
+            )
+            encode.png(predictor.frame(upload, time.monotonic() + 60), threshold)
             times.append(time.perf_counter() - began)
         return times, time.perf_counter() - began_block
 
@@ -168,14 +178,26 @@ def table(size: int, clients: int, results: dict[str, dict[str, float]]) -> list
     lines = [
         f"**{size}² frames**",
         "",
-        "| | p50 (ms) | p99 (ms) | images/s |",
-        "|---|---:|---:|---:|",
+        "| | p50 (ms) | p99 (ms) | images/s | CPU ms per image: server + client |",
+        "|---|---:|---:|---:|---:|",
     ]
     for label, row in results.items():
         name = labels.get(label, label.replace("HTTP", "HTTP /predict"))
-        lines.append(f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['throughput']:.1f} |")
+        cpu = f"{row['cpu_own']:.1f}"
+        if label != "in process":
+            cpu = f"{row['cpu_server']:.1f} + {row['cpu_own']:.1f}"
+        lines.append(
+            f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['throughput']:.1f} | {cpu} |"
+        )
     lines += ["", "| ratio | measured | target |", "|---|---:|---:|"]
     lines += [f"| {label} | {value:.2f} | {target} |" for label, value, target in ratios]
+    http_cpu = one["cpu_server"] + one["cpu_own"]
+    lines += [
+        f"| CPU per image, HTTP 1 client (server + client) / in process | "
+        f"{http_cpu / base['cpu_own']:.2f} | (none: what HTTP costs, whatever the load) |",
+        f"| CPU per image, the server alone / in process | "
+        f"{one['cpu_server'] / base['cpu_own']:.2f} | |",
+    ]
     return [*lines, ""]
 
 
@@ -183,11 +205,15 @@ def markdown(args, by_size: dict[int, dict[str, dict[str, float]]], load: float)
     lines = [
         "POST /predict of one PNG frame (PNG mask back), "
         f"{args.requests} timed requests per row (the rows take turns, 8 rounds of 1/8 each), "
-        "against the same work in process (`Predictor.frame` + the PNG encoding, one call "
-        "after another). HTTP costs a few milliseconds per request whatever the frame, so "
-        "its share is largest for small frames. Load average (1 min) when the run began: "
+        "against the same work in process (what /predict's worker thread does: "
+        "`uploads.frame_upload` of the PNG's bytes, `Predictor.frame`, the PNG mask; one "
+        "call after another). HTTP costs about the same time per request whatever the "
+        "frame, so its share is largest for small frames. Load average (1 min) when the "
+        "run began: "
         f"{load:.1f} (other jobs on the machine take cores from both the server and the "
-        "clients).",
+        "clients). CPU ms per image: the CPU time of the server process and of the "
+        "clients (or of the in-process calls), which other jobs do not change; latency on a "
+        "loaded machine also holds the time spent waiting for a core.",
         "",
     ]
     for size, results in by_size.items():
@@ -195,8 +221,17 @@ def markdown(args, by_size: dict[int, dict[str, dict[str, float]]], load: float)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def measure(args, keras_path: Path, url: str, frames: list[Path]) -> dict[str, dict[str, float]]:
-    """In process, 1 client, `--clients` clients, taking turns (see the module docstring)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid`, all its threads (/proc, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    args, keras_path: Path, url: str, server: int, frames: list[Path]
+) -> dict[str, dict[str, float]]:
+    """In process, 1 client, `--clients` clients, taking turns (see the module docstring);
+    with the CPU time per image of this process (in process; the clients) and the server."""
     blocks = {
         "in process": in_process(keras_path, frames),
         "HTTP, 1 client": over_http(url, frames, 1),
@@ -207,13 +242,22 @@ def measure(args, keras_path: Path, url: str, frames: list[Path]) -> dict[str, d
     # a round of each at a time: the load of other jobs on the machine falls on all alike
     times: dict[str, list[float]] = {label: [] for label in blocks}
     walls = dict.fromkeys(blocks, 0.0)
+    cpu = {label: [0.0, 0.0] for label in blocks}  # this process, the server
     per_round = max(args.clients, args.requests // ROUNDS)
     for turn in range(ROUNDS):
         for label, block in blocks.items():
+            own, served = time.process_time(), cpu_seconds(server)
             found, wall = block(per_round, turn * per_round)
+            cpu[label][0] += time.process_time() - own
+            cpu[label][1] += cpu_seconds(server) - served
             times[label] += found
             walls[label] += wall
-    return {label: summary(times[label], walls[label]) for label in blocks}
+    results = {label: summary(times[label], walls[label]) for label in blocks}
+    for label, (own, served) in cpu.items():
+        count = len(times[label])
+        results[label]["cpu_own"] = 1000 * own / count
+        results[label]["cpu_server"] = 1000 * served / count if label != "in process" else 0.0
+    return results
 
 
 def main() -> None:
@@ -238,7 +282,7 @@ def main() -> None:
             folder = work / f"frames-{size}"
             folder.mkdir()
             frames = write_frames(folder, 8, size, channels)
-            by_size[size] = measure(args, keras_path, url, frames)
+            by_size[size] = measure(args, keras_path, url, proc.pid, frames)
             for label, row in by_size[size].items():
                 print(
                     f"{size:4d}² {label:16s} p50 {row['p50']:7.1f} ms  p99 {row['p99']:7.1f} ms"

@@ -6,7 +6,8 @@
    read now, so a missing or wrong model is one error line, not a server that never gets
    ready.
 3. Run uvicorn on the app factory `stackseg.serve.app:app_from_env` (the settings in the
-   environment, so `--workers N` processes load the same files), with JSON logs.
+   environment, so `--workers N` processes load the same files), with JSON logs; with
+   N > 1, Prometheus' multiprocess folder (`serve.metrics.shared_folder`) for them all.
 """
 
 from __future__ import annotations
@@ -63,19 +64,21 @@ def run(args: argparse.Namespace) -> None:
 
     import uvicorn
 
+    from stackseg.serve.metrics import shared_folder
     from stackseg.serve.middleware import configure_logging
 
     configure_logging()
-    uvicorn.run(
-        "stackseg.serve.app:app_from_env",
-        factory=True,
-        host=args.host or cfg.serve.host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(cfg.serve.timeout_s) + 1,
-    )
+    with shared_folder(workers):  # --workers N: one /metrics over all the workers
+        uvicorn.run(
+            "stackseg.serve.app:app_from_env",
+            factory=True,
+            host=args.host or cfg.serve.host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(cfg.serve.timeout_s) + 1,
+        )
 
 
 def _absolute(files):

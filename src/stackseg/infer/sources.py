@@ -118,14 +118,19 @@ class _TiffReader:
 
 @dataclass
 class _ImageReader:
-    """A PNG or JPEG as a one-frame stack (OpenCV, RGB channel order)."""
+    """A PNG or JPEG as a one-frame stack (OpenCV, RGB channel order); `data`: the file's
+    bytes already in memory (serve's uploads), `path` then only names it in errors."""
 
     path: Path
+    data: bytes | None = None
 
     def __post_init__(self) -> None:
         import cv2
 
-        data = np.fromfile(self.path, dtype=np.uint8)
+        if self.data is None:
+            data = np.fromfile(self.path, dtype=np.uint8)
+        else:
+            data = np.frombuffer(self.data, dtype=np.uint8)
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         if image is None:
             raise InputDataError(f"{self.path}: not a readable PNG or JPEG image (damaged?)")
@@ -146,11 +151,12 @@ class _ImageReader:
         return None
 
 
-def open_input(path: Path) -> _TiffReader | _ImageReader:
-    """A reader for one input file; InputDataError (one line naming the file) if unusable."""
+def open_input(path: Path, data: bytes | None = None) -> _TiffReader | _ImageReader:
+    """A reader for one input file (a PNG or JPEG may come as `data`, its bytes);
+    InputDataError (one line naming the file) if unusable."""
     if path.suffix.lower() in TIFF_SUFFIXES:
         return _TiffReader(path)
-    return _ImageReader(path)
+    return _ImageReader(path, data)
 
 
 def check_channels(path: Path, reader: FrameReader, channels: int) -> None:

@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> Any:
             group.start_soon(_load, app, settings)
             yield
             group.cancel_scope.cancel()
+        app.state.metrics.close()
 
     app = FastAPI(
         title="stackseg",

@@ -12,7 +12,11 @@
   `{"size": [H, W], "counts": [...]}`, runs alternating background/foreground starting
   with background, over the pixels in column-major (Fortran) order, as pycocotools'
   `frPyObjects` reads it. With probabilities, `probabilities`: `{"dtype": "float16",
-  "shape": [H, W, K], "data": base64 of the C-order little-endian bytes}`.
+  "shape": [H, W, K], "data": base64 of the C-order little-endian bytes}`. For a model of
+  instance labels, `objects` (their count) and `labels`: the label image as runs of equal
+  ids, `{"size": [H, W], "values": [...], "counts": [...]}` (column-major, as `masks`).
+- `labels` (models of instance labels): the frame's instance labels as a 16-bit gray PNG,
+  0 = background, 1..N the objects (infer's `<name>.labels.tif` page).
 """
 
 from __future__ import annotations
@@ -26,8 +30,13 @@ import numpy as np
 from stackseg.contracts import mask_png_channels
 from stackseg.infer.outputs import channel_masks
 
-FORMATS = ("png", "tiff", "json")
-MEDIA_TYPES = {"png": "image/png", "tiff": "image/tiff", "json": "application/json"}
+FORMATS = ("png", "tiff", "json", "labels")
+MEDIA_TYPES = {
+    "png": "image/png",
+    "tiff": "image/tiff",
+    "json": "application/json",
+    "labels": "image/png",
+}
 
 
 def png_mask(masks: np.ndarray) -> np.ndarray:
@@ -46,6 +55,13 @@ def png(probs: np.ndarray, threshold: float) -> bytes:
 
     mask = png_mask(channel_masks(probs, threshold))
     return bytes(imagecodecs.png_encode(np.ascontiguousarray(mask), level=1))
+
+
+def labels_png(labels: np.ndarray) -> bytes:
+    """(H, W) uint16 instance labels as a 16-bit gray PNG."""
+    import imagecodecs
+
+    return bytes(imagecodecs.png_encode(np.ascontiguousarray(labels, np.uint16), level=1))
 
 
 def tiff(probs: np.ndarray, threshold: float, probabilities: bool) -> bytes:
@@ -84,6 +100,26 @@ def rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts}
 
 
+def labels_rle(labels: np.ndarray) -> dict[str, Any]:
+    """Runs of equal ids of a (H, W) label image, column-major: `values[i]` repeated
+    `counts[i]` times."""
+    flat = np.asarray(labels).ravel(order="F")
+    starts = np.concatenate([[0], np.flatnonzero(flat[1:] != flat[:-1]) + 1])
+    counts = np.diff(np.concatenate([starts, [flat.size]]))
+    return {
+        "size": [int(labels.shape[0]), int(labels.shape[1])],
+        "values": flat[starts].tolist() if flat.size else [],
+        "counts": counts.tolist() if flat.size else [],
+    }
+
+
+def from_labels_rle(encoded: dict[str, Any]) -> np.ndarray:
+    """The (H, W) uint16 label image of `labels_rle`."""
+    height, width = encoded["size"]
+    flat = np.repeat(np.asarray(encoded["values"], np.uint16), encoded["counts"])
+    return flat.reshape((height, width), order="F")
+
+
 def from_rle(encoded: dict[str, Any]) -> np.ndarray:
     """The (H, W) boolean mask of `rle` (for clients and tests)."""
     height, width = encoded["size"]
@@ -97,7 +133,11 @@ def from_rle(encoded: dict[str, Any]) -> np.ndarray:
 
 
 def as_json(
-    probs: np.ndarray, threshold: float, classes: list[str], probabilities: bool
+    probs: np.ndarray,
+    threshold: float,
+    classes: list[str],
+    probabilities: bool,
+    labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     present = probs >= threshold
     answer: dict[str, Any] = {
@@ -108,6 +148,9 @@ def as_json(
         "fractions": {name: float(present[..., k].mean()) for k, name in enumerate(classes)},
         "masks": {name: rle(present[..., k]) for k, name in enumerate(classes)},
     }
+    if labels is not None:  # ids are 1..N: the largest is the count
+        answer["objects"] = int(labels.max()) if labels.size else 0
+        answer["labels"] = labels_rle(labels)
     if probabilities:
         data = np.ascontiguousarray(probs.astype("<f2")).tobytes()
         answer["probabilities"] = {

@@ -5,7 +5,8 @@ loads the backend through `stackseg.infer.model` (the checks and messages of `st
 infer`); predictions go through infer's own `Runner.predictions` (prepare's reader and
 scaling rule, the training preprocessing, tiles over `infer.max_frame_pixels`) and, for a
 stack, infer's own writer (`infer.outputs.InputOutputs`): a served mask is the mask
-`stackseg infer` writes for the same file.
+`stackseg infer` writes for the same file. A model of instance labels (the card's
+`output.instances`) also gives infer's instance labels (`labels`, `stack(..., "labels")`).
 
 Every call takes a deadline (time.monotonic) and checks it between frames: a request over
 `serve.timeout_s` stops within one frame (or one batch) instead of running to its end in
@@ -28,10 +29,11 @@ from stackseg.contracts import ModelCard
 from stackseg.errors import InputDataError
 from stackseg.infer import model as models
 from stackseg.infer import sources
-from stackseg.infer.outputs import InputOutputs
+from stackseg.infer.outputs import MAX_LABEL, InputOutputs
 from stackseg.infer.stage import Options, Runner
 from stackseg.serve import drift
 from stackseg.serve.errors import ApiError, input_error
+from stackseg.serve.uploads import Upload
 
 
 class Expired(Exception):
@@ -64,6 +66,24 @@ def _without_credentials(repo: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+def _labels_error(cfg: Config, files: models.ModelFiles, card: ModelCard) -> str | None:
+    """A labels model (`output.instances`): its `objects:` params are checked as infer
+    checks them (ConfigError: the load fails); a server without scikit-image (the container's
+    lock leaves it out) serves the masks and refuses labels with this reason."""
+    if card.output.instances is None:
+        return None
+    try:
+        from stackseg.objects.instances import check_seeds
+    except ImportError as exc:
+        return (
+            f"this server cannot make instance labels ({exc}): install scikit-image and "
+            "scipy (the container's requirements-serve.lock), or ask for format=png, tiff "
+            "or json"
+        )
+    check_seeds(cfg.objects, card.output.instances.boundary_class, files.card)
+    return None
+
+
 @dataclass
 class Predictor:
     cfg: Config
@@ -71,6 +91,9 @@ class Predictor:
     card: ModelCard
     backend: Any
     options: Options
+    runner: Runner = dataclasses.field(init=False)
+    # why this server cannot make the card's instance labels (None: it can, or no labels)
+    labels_error: str | None = dataclasses.field(init=False, default=None)
 
     @classmethod
     def load(cls, cfg: Config, files: models.ModelFiles, pool: int) -> Predictor:
@@ -85,6 +108,8 @@ class Predictor:
             show_progress=False,
         )
         predictor = cls(cfg, files, card, backend, options)
+        predictor.runner = Runner(cfg, options, files, card, backend)
+        predictor.labels_error = _labels_error(cfg, files, card)
         predictor.warm_up()
         return predictor
 
@@ -99,6 +124,11 @@ class Predictor:
         for _ in predict_frames(self.backend, [(0, frame)], to_model_input, side, 1):
             pass
 
+    @property
+    def makes_labels(self) -> bool:
+        """A model of instance labels, and a server that can make them."""
+        return self.card.output.instances is not None and self.labels_error is None
+
     def describe(self) -> dict[str, Any]:
         """GET /model: the card, where the model came from, and how it is run."""
         return {
@@ -111,11 +141,12 @@ class Predictor:
             "backend": self.backend.name,
             "classes": list(self.card.classes),
             "threshold": self.card.output.threshold,
+            "instance_labels": self.makes_labels,
         }
 
-    def _open(self, path: Path) -> Any:
+    def _open(self, path: Path, upload: Upload | None = None) -> Any:
         try:
-            reader = sources.open_input(path)
+            reader = upload.open() if upload is not None else sources.open_input(path)
             try:
                 sources.check_channels(path, reader, self.card.input.channels)
             except BaseException:
@@ -134,9 +165,10 @@ class Predictor:
             drift.observe(self, result[1], result[2])  # the frame's features: GET /drift
             yield result
 
-    def frame(self, path: Path, deadline: float) -> np.ndarray:
+    def frame(self, upload: Upload, deadline: float) -> np.ndarray:
         """Probabilities (H, W, K) of a one-frame upload (422 for a stack)."""
-        reader = self._open(path)
+        path = upload.name
+        reader = self._open(path, upload)
         try:
             if reader.frames != 1:
                 raise ApiError(
@@ -145,27 +177,48 @@ class Predictor:
                     f"the upload is a {reader.frames}-frame TIFF stack: POST it to "
                     "/predict/stack (/predict takes one frame)",
                 )
-            runner = Runner(self.cfg, self.options, self.files, self.card, self.backend)
             try:
-                [(_, _, probs)] = list(self._results(runner, path, reader, deadline))
+                [(_, _, probs)] = list(self._results(self.runner, path, reader, deadline))
             except InputDataError as exc:
                 raise input_error(exc, path) from None
             return probs
         finally:
             reader.close()
 
+    def labels(self, probs: np.ndarray) -> np.ndarray:
+        """(H, W) uint16 instance labels of one frame, as `stackseg infer` writes them
+        (501 if this server lacks scikit-image; the caller checked `card.output.instances`)."""
+        if self.labels_error is not None:
+            raise ApiError(501, "not_implemented", self.labels_error)
+        present = probs >= self.card.output.threshold
+        labels = self.runner.instances(present, probs)
+        if labels.size and int(labels.max()) > MAX_LABEL:
+            raise ApiError(
+                422,
+                "invalid_input",
+                f"{int(labels.max())} objects, more than a uint16 label image holds "
+                f"({MAX_LABEL}); raise params objects.min_size",
+            )
+        return labels.astype(np.uint16)
+
     def stack(self, path: Path, mask_format: str, deadline: float) -> Path:
-        """The mask TIFF of a stack (infer's `<name>.mask.tif`), written beside the upload
-        one page at a time; the caller streams it and removes the folder."""
+        """The mask TIFF of a stack (infer's `<name>.mask.tif`), or with `labels` its
+        instance labels (`<name>.labels.tif`), written beside the upload one page at a
+        time; the caller streams it and removes the folder."""
+        labels = mask_format == "labels"
+        if labels and self.labels_error is not None:
+            raise ApiError(501, "not_implemented", self.labels_error)
+        mask_format = "channels" if labels else mask_format
         options = dataclasses.replace(self.options, format=mask_format, out=path.parent)
         runner = Runner(self.cfg, options, self.files, self.card, self.backend)
         reader = self._open(path)
-        outputs = InputOutputs(path.parent, "result", len(self.card.classes), options)
+        instances = runner.instances if labels else None
+        outputs = InputOutputs(path.parent, "result", len(self.card.classes), options, instances)
         try:
             shape = (reader.frames, reader.height, reader.width)
             results = self._results(runner, path, reader, deadline)
             outputs.write(results, shape, self.card.output.threshold)
-            return outputs.temps["mask"]
+            return outputs.temps["labels" if labels else "mask"]
         except InputDataError as exc:
             outputs.discard()
             raise input_error(exc, path) from None

@@ -5,12 +5,14 @@
 - GET /model: the model card, where the model came from, the backend.
 - GET /metrics: Prometheus text (`metrics`; no key: it holds counts, never payloads).
 - POST /predict: one frame (multipart field `file`: PNG, JPEG or a one-page TIFF) ->
-  `format=png` (default), `tiff` or `json` (`encode`), `probabilities=true` for tiff/json.
+  `format=png` (default), `tiff`, `json` or `labels` (`encode`), `probabilities=true` for
+  tiff/json. Reading, decoding, predicting and encoding run in ONE worker thread call, a
+  PNG or JPEG from memory (`uploads.frame_upload`).
 - POST /predict/stack: a TIFF stack (or one image) -> infer's mask stack, streamed from a
-  temporary file written page by page; `format=channels` (default) or `index`.
+  temporary file written page by page; `format=channels` (default), `index` or `labels`.
 
-Inference runs in worker threads under the app's CapacityLimiter; the upload is spooled
-to a private temporary folder that is removed when the answer has been sent. The other
+Inference runs in worker threads under the app's CapacityLimiter; a stack is spooled to
+a private temporary folder that is removed when the answer has been sent. The other
 endpoints and the key check are `async`: they do not block, and FastAPI would otherwise
 run each in a thread of AnyIO's default pool, a thread hop per call.
 """
@@ -54,13 +56,15 @@ class Prediction(BaseModel):
     fractions: dict[str, float]
     masks: dict[str, dict[str, Any]]
     probabilities: dict[str, Any] | None = None
+    objects: int | None = None  # models of instance labels
+    labels: dict[str, Any] | None = None
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
-IMAGE_ERRORS = _errors(401, 413, 415, 422, 503, 504)
+IMAGE_ERRORS = _errors(401, 413, 415, 422, 501, 503, 504)
 JSON_EXAMPLE = {
     "classes": ["nucleus", "membrane"],
     "threshold": 0.5,
@@ -106,6 +110,31 @@ async def _in_thread(request: Request, work: Any) -> Any:
         raise ApiError(504, "timeout", detail) from None
 
 
+def check_labels(predictor: Predictor) -> None:
+    """422 unless the model makes instance labels (its card's `output.instances`)."""
+    if predictor.card.output.instances is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "format=labels needs a model of instance labels (this model's card has no "
+            "output.instances): use format=png, tiff or json",
+        )
+
+
+def answer(predictor: Predictor, probs: Any, format: str, probabilities: bool) -> Any:
+    """The body of POST /predict (in the worker thread): bytes, or the JSON's dict."""
+    threshold = predictor.card.output.threshold
+    if format == "labels":
+        return encode.labels_png(predictor.labels(probs))
+    if format == "json":
+        classes = list(predictor.card.classes)
+        labels = predictor.labels(probs) if predictor.makes_labels else None
+        return encode.as_json(probs, threshold, classes, probabilities, labels)
+    if format == "tiff":
+        return encode.tiff(probs, threshold, probabilities)
+    return encode.png(probs, threshold)
+
+
 def install(app: Any) -> None:
     keyed = [Depends(check_key)]
 
@@ -149,33 +178,28 @@ def install(app: Any) -> None:
     async def predict(
         request: Request,
         file: Annotated[UploadFile, UPLOAD],
-        format: Annotated[Literal["png", "tiff", "json"], Query()] = "png",
+        format: Annotated[Literal["png", "tiff", "json", "labels"], Query()] = "png",
         probabilities: Annotated[bool, Query(description="tiff or json only")] = False,
     ) -> Response:
-        """Segment one frame; the masks are those of `stackseg infer` for the same file."""
+        """Segment one frame; the masks are those of `stackseg infer` for the same file
+        (`labels`: a 16-bit PNG of the instance labels, models of instance labels only)."""
         predictor = ready_predictor(request)
-        if probabilities and format == "png":
+        if probabilities and format in ("png", "labels"):
             raise ApiError(
                 422, "invalid_request", "probabilities=true needs format=tiff or format=json"
             )
+        if format == "labels":
+            check_labels(predictor)
         serve = request.app.state.serve
         deadline = _deadline(request)
 
-        def work() -> Any:
-            folder = uploads.temp_folder()  # in the worker thread: file system calls block
+        def work() -> Any:  # one thread hop: read, decode, predict, encode
+            upload = uploads.frame_upload(file.file, serve.max_pixels)
             try:
-                path = uploads.spool(file.file, folder)
-                uploads.check_pixels(path, serve.max_pixels)
-                probs = predictor.frame(path, deadline)
+                probs = predictor.frame(upload, deadline)
             finally:
-                shutil.rmtree(folder, ignore_errors=True)
-            threshold = predictor.card.output.threshold
-            if format == "json":
-                classes = list(predictor.card.classes)
-                return encode.as_json(probs, threshold, classes, probabilities)
-            if format == "tiff":
-                return encode.tiff(probs, threshold, probabilities)
-            return encode.png(probs, threshold)
+                upload.discard()
+            return answer(predictor, probs, format, probabilities)
 
         content = await _in_thread(request, work)
         if format == "json":
@@ -195,10 +219,13 @@ def install(app: Any) -> None:
     async def predict_stack(
         request: Request,
         file: Annotated[UploadFile, UPLOAD],
-        format: Annotated[Literal["channels", "index"], Query()] = "channels",
+        format: Annotated[Literal["channels", "index", "labels"], Query()] = "channels",
     ) -> Response:
-        """Segment every frame of a stack, streamed: a few frames in memory at a time."""
+        """Segment every frame of a stack, streamed: a few frames in memory at a time
+        (`labels`: infer's instance-label stack, models of instance labels only)."""
         predictor = ready_predictor(request)
+        if format == "labels":
+            check_labels(predictor)
         serve = request.app.state.serve
         deadline = _deadline(request)
         folders: list[Path] = []

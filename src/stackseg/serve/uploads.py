@@ -1,24 +1,32 @@
-"""An upload as a file infer's readers open, checked before anything is decoded.
+"""An upload as infer's readers take it, checked before anything is decoded.
 
-1. `spool`: the upload is copied in chunks to a file in a private temporary folder (the
-   name is ours: `upload.png`, `.jpg` or `.tif` after the sniffed kind, never the
-   client's filename), so infer's readers (`stackseg.infer.sources`) open it as they open a
-   file on the command line, and a stack never has to fit in memory.
-2. `sniff`: the kind comes from the first bytes (PNG, JPEG, classic or BigTIFF), not from
+1. `sniff`: the kind comes from the first bytes (PNG, JPEG, classic or BigTIFF), not from
    the filename or the content type; anything else is 415.
-3. `check_pixels`: the frame size the header declares (PIL's lazy open reads only the
-   PNG/JPEG header; tifffile only the first page's tags) against `serve.max_pixels`: a
-   few-KB TIFF claiming 60,000 x 60,000 is refused with 413 before a pixel is allocated.
+2. One frame (POST /predict, `frame_upload`): a PNG or JPEG stays in memory (its bytes,
+   at most `serve.max_body_bytes`, which the body-limit middleware enforces) and is
+   decoded from there; a TIFF goes to one private temporary file (prepare's TIFF reader
+   reads pages by file offset), removed by `Upload.discard`.
+3. A stack (POST /predict/stack, `spool`): copied in chunks to a file in a private
+   temporary folder (named `upload.<kind>` after the sniffed kind, never the client's
+   filename), where infer's writer also puts the mask stack; a stack never has to fit in
+   memory.
+4. `check_pixels`: the frame size the header declares (the PNG IHDR chunk; PIL's lazy
+   open reads only the PNG/JPEG header; tifffile only the first page's tags) against
+   `serve.max_pixels`: a few-KB TIFF claiming 60,000 x 60,000 is refused with 413 before
+   a pixel is allocated.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import struct
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from stackseg.serve.errors import ApiError
 
@@ -44,6 +52,48 @@ def sniff(head: bytes) -> str:
         "unsupported_media_type",
         "the upload is not a PNG, JPEG or TIFF image (judged by its content, not its name)",
     )
+
+
+@dataclass
+class Upload:
+    """One frame's upload: `name` is what infer's readers call it (`upload.png`, replaced
+    by "the upload" in error messages); `data` its bytes (PNG, JPEG) or `path` a temporary
+    file (TIFF)."""
+
+    name: Path
+    data: bytes | None = None
+    path: Path | None = None
+
+    def open(self) -> Any:
+        from stackseg.infer import sources
+
+        return sources.open_input(self.path or self.name, self.data)
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def frame_upload(source: BinaryIO, max_pixels: int) -> Upload:
+    """The upload of POST /predict, its header checked (`check_pixels`); 415, 413, 422."""
+    source.seek(0)
+    head = source.read(8)
+    kind = sniff(head)
+    if kind == "tiff":
+        handle, name = tempfile.mkstemp(prefix="stackseg-upload-", suffix=".tif")
+        path = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(head)
+                shutil.copyfileobj(source, out, CHUNK)
+            check_pixels(path, max_pixels)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return Upload(path, path=path)
+    data = head + source.read()
+    check_header(kind, data, max_pixels)
+    return Upload(Path(f"upload{SUFFIX[kind]}"), data=data)
 
 
 def spool(source: BinaryIO, folder: Path) -> Path:
@@ -85,9 +135,14 @@ def check_pixels(path: Path, limit: int) -> tuple[int, int, int]:
     kind = {".png": "png", ".jpg": "jpeg", ".tif": "tiff"}[path.suffix]
     if kind == "tiff":
         return _tiff_header(path, limit)
+    with path.open("rb") as file:
+        return check_header(kind, file.read(), limit)
+
+
+def check_header(kind: str, data: bytes, limit: int) -> tuple[int, int, int]:
+    """`check_pixels` of a PNG or JPEG in memory."""
     if kind == "png":  # the IHDR chunk, first after the signature: width, height
-        with path.open("rb") as file:
-            head = file.read(24)
+        head = data[:24]
         if len(head) == 24 and head[12:16] == b"IHDR":
             width, height = struct.unpack(">II", head[16:24])
             if width * height > limit:
@@ -97,7 +152,7 @@ def check_pixels(path: Path, limit: int) -> tuple[int, int, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:  # reads the header only
+            with Image.open(io.BytesIO(data)) as image:  # reads the header only
                 width, height = image.size
     except Image.DecompressionBombError as exc:  # PIL's own ceiling (about 179 M pixels)
         raise ApiError(

@@ -1,0 +1,99 @@
+"""`stackseg serve --workers 2`: two uvicorn worker processes on 127.0.0.1 (a free port, a
+bounded wait, stopped in `finally`) and ONE /metrics over both (Prometheus multiprocess
+mode in a folder the command makes and removes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import imagecodecs
+import pytest
+
+from tests.serve.conftest import png_bytes, write_params
+from tests.serve.test_server import BIN, free_port
+
+CLIENTS, REQUESTS = 4, 4
+COUNT = re.compile(
+    r'^stackseg_requests_total\{endpoint="/predict",method="POST",status="200"\} (\S+)$', re.M
+)
+
+
+def predictions(path) -> float:
+    """The /predict 200s one worker counted (its prometheus_client multiprocess file)."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    total = 0.0
+    for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path)):
+        _, name, labels, _ = json.loads(key)
+        if name == "stackseg_requests_total" and labels.get("endpoint") == "/predict":
+            total += value if labels.get("status") == "200" else 0.0
+    return total
+
+
+def wait_both_ready(url: str, proc: subprocess.Popen, log, seconds: float = 120) -> None:
+    """Ready on new connections, 8 times in a row: each may be accepted by either worker."""
+    end, streak = time.monotonic() + seconds, 0
+    while streak < 8:
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < end, log.read_text()
+        try:
+            ok = httpx.get(f"{url}/ready", timeout=2).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        streak = streak + 1 if ok else 0
+        time.sleep(0.02 if ok else 0.2)
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_metrics(model_dir, trained, frames, tmp_path):
+    params = write_params(tmp_path, trained.params, threads=1)
+    temp = tmp_path / "tmp"  # the server's TMPDIR: where its metrics folder goes
+    temp.mkdir()
+    port = free_port()
+    command = [str(BIN / "stackseg"), "serve", "--params", str(params), "--workers", "2"]
+    command += ["--model", str(model_dir / "model.keras"), "--port", str(port)]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(temp)}
+    env.pop("STACKSEG_API_KEY", None)
+    log = tmp_path / "server.log"
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_both_ready(url, proc, log)
+        [folder] = list(temp.glob("stackseg-metrics-*"))
+        data = png_bytes(frames[0])
+
+        def client(number: int) -> list[int]:
+            statuses = []
+            for _ in range(REQUESTS):  # a new connection each: the workers share them out
+                answer = httpx.post(f"{url}/predict", files={"file": ("f", data)}, timeout=60)
+                imagecodecs.png_decode(answer.content)
+                statuses.append(answer.status_code)
+            return statuses
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            statuses = [s for found in pool.map(client, range(CLIENTS)) for s in found]
+        assert statuses == [200] * CLIENTS * REQUESTS
+        # each worker counts in its own file (one per pid): both answered /predict
+        per_worker = [predictions(path) for path in sorted(folder.glob("counter_*.db"))]
+        assert len(per_worker) == 2 and min(per_worker) > 0, per_worker
+        assert sum(per_worker) == CLIENTS * REQUESTS
+        for _ in range(4):  # whichever worker answers /metrics, it counts both
+            counts = COUNT.findall(httpx.get(f"{url}/metrics", timeout=10).text)
+            assert counts == [f"{CLIENTS * REQUESTS}.0"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    assert list(temp.glob("stackseg-metrics-*")) == []  # removed at exit
