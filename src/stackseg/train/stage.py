@@ -2,7 +2,8 @@
 
 1. Read the manifest (through `stackseg.contracts`), check its files and hash the data
    (before TensorFlow runs anything).
-2. Fix determinism and precision, build and compile the model.
+2. Check the reproducibility mode's environment (set by `stackseg train` before TensorFlow
+   started), fix determinism and precision, build and compile the model.
 3. Resume from the newest checkpoint of this exact run, if one exists.
 4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint).
 5. Save the best epoch's weights and the model card (`contracts.ModelCard`); delete the
@@ -21,7 +22,12 @@ from stackseg.contracts import ModelCard, write_card
 from stackseg.models import build_model, save_model, size_multiple
 from stackseg.train import callbacks as cb
 from stackseg.train.dataset import build_train_input, default_cache_budget
-from stackseg.train.determinism import configure_determinism, set_precision
+from stackseg.train.determinism import (
+    check_pinned,
+    configure_determinism,
+    log_mode,
+    set_precision,
+)
 from stackseg.train.live import open_live
 from stackseg.train.losses import SegmentationLoss
 from stackseg.train.metrics import segmentation_metrics
@@ -72,7 +78,9 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     if store.others():
         log.info("%s holds checkpoints of other runs; delete them if not needed", store.root)
 
-    configure_determinism(cfg.seed)
+    check_pinned(t)
+    log_mode(t)
+    configure_determinism(t.seed)
     set_precision(t.precision)
     model = build_model(t, len(cfg.classes), data.image_channels)
     compile_model(model, cfg)
@@ -99,7 +107,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
         data.image_channels,
         len(cfg.classes),
         t,
-        cfg.seed,
+        t.seed,
         start,
         default_cache_budget() if cache_budget is None else cache_budget,
     )
