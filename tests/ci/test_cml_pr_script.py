@@ -207,6 +207,7 @@ def _card(path: Path, mode: str, cpu: str | None) -> None:
     (path / "models/model.json").write_text(json.dumps({"lineage": {"reproducibility": record}}))
 
 
+@pytest.mark.slow
 def test_a_base_trained_elsewhere_is_retrained_here_in_a_worktree(tmp_path):
     path = standin.make_standin(tmp_path / "origin")
     params_a = standin.set_params(path, learning_rate=0.002, epochs=2)
