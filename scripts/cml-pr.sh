@@ -23,8 +23,9 @@
 #   none cached, or the demo path (no remote), gives "no noise estimate" verdicts.
 #
 # Who commits what (docs/ci.md): the developer who ran `dvc repro` commits
-# dvc.lock and runs `dvc push`; CI never commits. It only comments, and (remote path, in
-# cml.yml after the comment) pushes what its own `dvc repro` produced.
+# dvc.lock and runs `dvc push`; CI never commits (a base retrained here is a local commit in
+# a temporary worktree, never pushed). It only comments, and (remote path, in cml.yml after
+# the comment) pushes what its own `dvc repro` produced.
 set -euo pipefail
 PROG=cml-pr
 # shellcheck source=scripts/ci-lib.sh
