@@ -8,6 +8,7 @@ loopback port is the unreachable/misconfigured one. The project uses the stand-i
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from pathlib import Path
@@ -197,3 +198,51 @@ def test_against_a_real_s3_endpoint_wrong_credentials_fail_and_an_empty_bucket_i
     finally:
         server.stop()
         log.close()
+
+
+def _card(path: Path, mode: str, cpu: str | None) -> None:
+    """A model card's reproducibility record (the stand-in stages write no card)."""
+    record = {"mode": mode, "isa_cap": None, "intra_op_threads": 8, "cpu_model": cpu}
+    (path / "models").mkdir(exist_ok=True)
+    (path / "models/model.json").write_text(json.dumps({"lineage": {"reproducibility": record}}))
+
+
+@pytest.mark.slow
+def test_a_base_trained_elsewhere_is_retrained_here_in_a_worktree(tmp_path):
+    path = standin.make_standin(tmp_path / "origin")
+    params_a = standin.set_params(path, learning_rate=0.002, epochs=2)
+    run(["dvc", "repro", "-q"], path)
+    _card(path, "fast", "Some Other CPU")  # trained in fast mode on another machine type
+    base_sha = standin.commit_all(path, "main: results trained elsewhere")
+    # the committed results are NOT what training gives: only retraining shows the truth
+    committed = json.loads((path / "metrics/evaluate.json").read_text())
+    committed["mean"]["iou"] = 0.123
+    (path / "metrics/evaluate.json").write_text(json.dumps(committed))
+    standin.commit_all(path, "main: results from another machine")
+    run(["git", "checkout", "-q", "-b", "pr"], path)
+    params_b = standin.set_params(path, learning_rate=0.004)
+    run(["dvc", "repro", "-q"], path)
+    _card(path, "portable", None)
+    standin.commit_all(path, "pr: new learning rate, portable")
+    work = clone(path, tmp_path / "ci", "pr")
+
+    proc = script(work, "--base", "origin/main", "--demo")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "cml-pr: retraining the base on this runner (the base was trained in fast mode on "
+        "Some Other CPU with 8 threads): dvc repro in a temporary worktree" in proc.stderr
+    )
+    text = (work / "report.md").read_text()
+    assert "Base `origin/main` was retrained on this runner before comparing" in text
+    old, new = standin.expected_metrics(params_a), standin.expected_metrics(params_b)
+    rows = standin.table_rows(text, "metrics/evaluate.json")
+    # the base side is the retrained one, not the committed 0.123
+    assert rows["mean.iou"][:2] == [f"{old['mean.iou']:.5g}", f"{new['mean.iou']:.5g}"]
+    # the worktree is gone, the branch and the PR's workspace untouched
+    worktrees = run(["git", "worktree", "list", "--porcelain"], work).stdout
+    assert worktrees.count("worktree ") == 1
+    assert run(["git", "rev-parse", "origin/main~1"], work).stdout.strip() == base_sha
+    assert run(["git", "status", "--porcelain", "--untracked-files=no"], work).stdout == ""
+
+    bad = script(work, "--base", "origin/main", "--reproduce-base", "sometimes")
+    assert bad.returncode == 1 and "--reproduce-base 'sometimes': use auto" in bad.stderr

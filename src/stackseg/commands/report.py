@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a note shown at the top (repeatable)",
     )
     parser.add_argument(
+        "--noise-base",
+        metavar="REV",
+        help="read the noise estimate of REV instead of --base's (a base retrained here)",
+    )
+    parser.add_argument(
         "--max-chars",
         type=int,
         default=COMMENT_LIMIT,
@@ -70,5 +75,6 @@ def run(args: argparse.Namespace) -> None:
             metrics_file=config.paths.evaluate_metrics.as_posix(),
             noise_k=config.report.noise_k,
             detail_prefixes=(config.paths.train_live.as_posix(),),
+            noise_base=args.noise_base,
         )
     )

@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
+    from stackseg.train.determinism import pin_environment
+
+    pin_environment(cfg.train)  # portable: before TensorFlow starts, which reads it once
     from stackseg.train import stage  # TensorFlow only when actually training
 
     stage.run(cfg)

@@ -65,8 +65,9 @@ class ReportConfig(Section):
     # runs at the base revision, seeds seed+1 .. seed+N, whose spread is the noise; at least
     # 2 (one run has no spread)
     noise_seeds: Annotated[int, Field(ge=2, le=20)]
-    # the integer param the runs vary (`dvc exp run -S <param>=<s>`), dotted. `seed` also
-    # draws the data split (prepare), so its spread includes other test sets: conservative
+    # the integer param the runs vary (`dvc exp run -S <param>=<s>`), dotted: train.seed
+    # varies training alone; `seed` also draws the data split (prepare), so its spread
+    # includes other test sets (wider, conservative)
     noise_param: Annotated[
         str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
     ]

@@ -169,6 +169,15 @@ class TrainConfig(Section):
     # the val split, chosen after training and recorded in the model card
     threshold: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["auto"]
     threshold_metric: Literal["f1", "iou"]
+    # the training seed: initial weights, augmentation, batch order, dropout. The top-level
+    # `seed` draws the data split (prepare), so varying this one varies training alone
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
+    # portable: oneDNN capped at AVX2 and `threads` intra-op threads, set before TensorFlow
+    # starts: the same weights on any x86-64 machine with AVX2 | fast: the CPU's best
+    # instruction set and every usable core, bit-identical only on the same CPU type and
+    # core count (docs/reproducibility.md)
+    reproducibility: Literal["portable", "fast"]
+    threads: PositiveInt  # portable: the fixed intra-op thread count (fast: every core)
 
     @property
     def training_threshold(self) -> float:

@@ -45,6 +45,15 @@ class OutputContract(_Record):
     instances: InstancesContract | None = None
 
 
+class Reproducibility(_Record):
+    """What decided the weights' bytes besides data, params and code (train.determinism)."""
+
+    mode: Literal["portable", "fast"]
+    isa_cap: str | None  # oneDNN's instruction-set cap in effect; None: the CPU's best
+    intra_op_threads: int
+    cpu_model: str | None  # fast only: portable's bytes must not depend on the CPU
+
+
 class Lineage(_Record):
     code_commit: str | None
     code_sha256: str
@@ -52,6 +61,8 @@ class Lineage(_Record):
     prepared_data_sha256: str
     pairs: dict[str, int]
     software: dict[str, str | None]
+    # absent from cards written before train.reproducibility existed
+    reproducibility: Reproducibility | None = None
 
 
 class TrainingSummary(_Record):

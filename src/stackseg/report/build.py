@@ -54,6 +54,9 @@ class ReportOptions:
     noise_k: float = 3.0
     # dvclive's directory (params `paths.train_live`): its one-curve-per-file plots collapse
     detail_prefixes: tuple[str, ...] = ()
+    # the commit whose noise estimate the verdicts use, when `base` is not it (a base
+    # retrained on the CI runner is a temporary commit on top of it); None: `base`
+    noise_base: str | None = None
 
 
 def _display_names(plots: list[PlotImages]) -> list[str]:
@@ -239,7 +242,8 @@ def _headline(
     estimate: NoiseEstimate | None = None
     why = f"base `{base.short}` has no results"
     if base.has_results:
-        estimate, why = find_estimate(cwd, base)
+        noise_base = resolve_base(options.noise_base, cwd) if options.noise_base else base
+        estimate, why = find_estimate(cwd, noise_base)
     return headline_section_lines(
         base, metrics, list(options.classes), options.metrics_file, options.noise_k, estimate, why
     )

@@ -59,9 +59,9 @@ def noise_lines(
     return [
         f"Noise: the base `{base.short}` retrained with {len(estimate.seeds)} seeds ({seeds})"
         f"{machine}; s = their standard deviation. A change is **beyond noise** when "
-        f"|change| > {k:g}·s, within noise otherwise (docs/ci.md). Results trained on "
-        "another machine type also differ by the hardware (issue 15): the verdict covers "
-        "seed noise only."
+        f"|change| > {k:g}·s, within noise otherwise (docs/ci.md). Base and PR count as "
+        "trained on one machine type: portable results, or the base retrained on the CI "
+        "runner (docs/ci.md, Base and PR on one machine)."
     ]
 
 

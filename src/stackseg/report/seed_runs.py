@@ -4,7 +4,7 @@
    runs the workspace as it is: uncommitted edits would be measured as "the base");
 2. remove leftovers of an interrupted earlier call (same experiment names);
 3. queue one experiment per seed: `dvc exp run --queue -S seed=<s> -n noise-<commit>-s<s>`
-   (the param is params `report.noise_param`, `seed` by default);
+   (the param is params `report.noise_param`: `train.seed` in the demo);
 4. run the queue in the foreground: `dvc exp run --run-all -j 1` (starts the queue's
    worker, like `dvc queue start`, and waits until every queued run has finished; one job:
    the runs share the machine's cores, as the PR's own run does);

@@ -26,6 +26,7 @@ from stackseg.contracts import (
     instances_contract,
 )
 from stackseg.models import INPUT_RULE
+from stackseg.train import determinism
 from stackseg.train.callbacks import RunState
 from stackseg.train.prepared import PreparedData
 
@@ -116,9 +117,12 @@ def software_versions(arch: str) -> dict:
 
 
 def train_params(cfg: Config) -> dict:
-    """The params the train stage depends on (dvc.yaml: classes, seed, train)."""
+    """The params the train stage depends on (dvc.yaml: classes, train).
+
+    Not the top-level `seed`: it draws the split, which reaches training through the
+    prepared data (hashed); training draws from `train.seed`.
+    """
     return {
-        "seed": cfg.seed,
         "classes": list(cfg.classes),
         "train": cfg.train.model_dump(mode="json"),
     }
@@ -165,6 +169,7 @@ def build_card(
             prepared_data_sha256=hashes["prepared"],
             pairs={split: len(pairs) for split, pairs in data.splits.items()},
             software=software_versions(t.arch),
+            reproducibility=determinism.record(t),
         ),
         params=train_params(cfg),
         training=TrainingSummary(

@@ -2,7 +2,8 @@
 
 1. Read the manifest (through `stackseg.contracts`), check its files and hash the data
    (before TensorFlow runs anything).
-2. Fix determinism and precision, build and compile the model.
+2. Check the reproducibility mode's environment (set by `stackseg train` before TensorFlow
+   started), fix determinism and precision, build and compile the model.
 3. Resume from the newest checkpoint of this exact run, if one exists.
 4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint;
    MLflow's per-epoch metrics when `tracking.mlflow.enabled`: `stackseg.tracking`).
@@ -23,7 +24,12 @@ from stackseg.models import build_model, save_model, size_multiple
 from stackseg.tracking.hooks import start_train
 from stackseg.train import callbacks as cb
 from stackseg.train.dataset import build_train_input, default_cache_budget
-from stackseg.train.determinism import configure_determinism, set_precision
+from stackseg.train.determinism import (
+    check_pinned,
+    configure_determinism,
+    log_mode,
+    set_precision,
+)
 from stackseg.train.live import open_live
 from stackseg.train.losses import SegmentationLoss
 from stackseg.train.metrics import segmentation_metrics
@@ -74,8 +80,10 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     if store.others():
         log.info("%s holds checkpoints of other runs; delete them if not needed", store.root)
 
+    check_pinned(t)
+    log_mode(t)
     tracked = start_train(cfg, cwd)  # MLflow (docs/mlflow.md); None when off or unreachable
-    configure_determinism(cfg.seed)
+    configure_determinism(t.seed)
     set_precision(t.precision)
     model = build_model(t, len(cfg.classes), data.image_channels)
     compile_model(model, cfg)
@@ -102,7 +110,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
         data.image_channels,
         len(cfg.classes),
         t,
-        cfg.seed,
+        t.seed,
         start,
         default_cache_budget() if cache_budget is None else cache_budget,
     )
