@@ -17,14 +17,16 @@ from tests.conftest import ROOT, run
 
 
 @pytest.fixture(scope="module")
-def project(trained, tmp_path_factory):
-    """A copy of the trained project (never modify the shared one) with its reference."""
+def project(trained, model_dir, tmp_path_factory):
+    """A copy of the trained project (never modify the shared one) with its reference,
+    built with the session's ONNX export (onnxruntime starts in a second, TensorFlow not)."""
     root = tmp_path_factory.mktemp("drift") / "proj"
     shutil.copytree(trained.root, root, symlinks=True)
+    shutil.copy(model_dir / "model.onnx", root / "models/model.onnx")
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["drift"]["bootstrap"] = 50  # the minimum: calibration is not what is tested here
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["stackseg", "drift", "--build", "--backend", "keras"], root)
+    run(["stackseg", "drift", "--build", "--backend", "onnx"], root)
     return root
 
 
