@@ -29,7 +29,7 @@ def infer(params_file, model_dir, *args: str) -> int:
 
 def expected_masks(keras_model, card, images):
     probs = evaluate_probabilities(keras_model, card, images)
-    return [np.where(p >= card.output.threshold, 255, 0).astype(np.uint8) for p in probs]
+    return [np.where(p >= card.output.threshold_array(), 255, 0).astype(np.uint8) for p in probs]
 
 
 def test_a_file_and_a_folder_give_evaluates_masks(
@@ -105,7 +105,7 @@ def test_a_stack_gives_evaluates_masks_with_both_backends_and_the_sidecar(
         assert len(list((out / f"{path.stem}.overlays").iterdir())) == len(images)
     sidecar = json.loads((tmp_path / "onnx" / f"{path.stem}.infer.json").read_text())
     assert sidecar["format"] == "stackseg-infer/1"
-    assert sidecar["backend"] == "onnx" and sidecar["threshold"] == card.output.threshold
+    assert sidecar["backend"] == "onnx" and sidecar["thresholds"] == card.output.thresholds
     assert sidecar["frames"] == len(images) and sidecar["classes"] == card.classes
     assert sidecar["input"]["dtype"] == "uint8" and sidecar["input"]["frames"] == len(images)
     assert sidecar["input"]["scaling"] == {"source_dtype": "uint8", "method": "none"}
@@ -136,7 +136,7 @@ def test_index_format_and_float16_probabilities(
     assert index.shape == (len(images), 48, 48) and probs.dtype == np.float16
     expected = np.stack(evaluate_probabilities(keras_model, card, images))
     np.testing.assert_allclose(probs, expected, atol=1e-3)  # float16: 11 bits
-    above = expected >= card.output.threshold
+    above = expected >= card.output.threshold_array()
     assert np.array_equal(index == 0, ~above.any(-1))
     chosen = index[above.any(-1)] - 1
     assert np.array_equal(chosen, np.argmax(np.where(above, expected, -1), -1)[above.any(-1)])

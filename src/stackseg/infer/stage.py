@@ -2,7 +2,7 @@
 
 1. Find the inputs (`sources.find_inputs`: files, folders of them) and refuse two with the
    same output name; resolve the model (`model`: --model, the workspace's, or the registry)
-   and read its card (threshold, size multiple, input channels, classes).
+   and read its card (thresholds, size multiple, input channels, classes).
 2. Load the backend (onnx or keras, `stackseg.runtime`), checked against the card.
 3. For each input, streaming one frame at a time (never a whole stack in memory):
    a. open it through prepare's reader and check its channels against the card;
@@ -10,7 +10,7 @@
    c. the predict pass: frames scaled to 8 bits, preprocessed as in training, in batches of
       `infer.batch_size` through `predict.predict_frames` (frames over
       `infer.max_frame_pixels`: overlapping tiles, `tiles.predict_tiled`), thresholded at
-      the card's threshold and written page by page (`outputs`), with a progress bar;
+      the card's per-class thresholds and written page by page (`outputs`), with a progress bar;
       models of instance labels (the card's `output.instances`) also get instance labels
       per frame (`stackseg.objects.instances`, params `objects:`);
    d. the sidecar, then every output of the input moved into place together.
@@ -153,7 +153,7 @@ class Runner:
                     outputs.write(
                         self.predictions(path, reader, scaler),
                         shape,
-                        self.card.output.threshold,
+                        self.card.output.threshold_array(),
                         lambda: bar.update(1),
                     )
                 outputs.commit(self.sidecar(path, reader, scaler, outputs))
@@ -198,7 +198,7 @@ class Runner:
             },
             "lineage": self.card.lineage.model_dump(mode="json"),
             "classes": list(self.card.classes),
-            "threshold": self.card.output.threshold,
+            "thresholds": self.card.output.thresholds,
             "backend": self.backend.name,
             "mask_format": self.options.format,
             "objects": (

@@ -109,7 +109,7 @@ class Predictor:
             },
             "backend": self.backend.name,
             "classes": list(self.card.classes),
-            "threshold": self.card.output.threshold,
+            "thresholds": self.card.output.thresholds,
         }
 
     def _open(self, path: Path) -> Any:
@@ -162,7 +162,7 @@ class Predictor:
         try:
             shape = (reader.frames, reader.height, reader.width)
             results = self._results(runner, path, reader, deadline)
-            outputs.write(results, shape, self.card.output.threshold)
+            outputs.write(results, shape, self.card.output.threshold_array())
             return outputs.temps["mask"]
         except InputDataError as exc:
             outputs.discard()

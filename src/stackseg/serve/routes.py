@@ -48,7 +48,7 @@ class Prediction(BaseModel):
     """`format=json`: see `stackseg.serve.encode`."""
 
     classes: list[str]
-    threshold: float
+    thresholds: list[float]
     height: int
     width: int
     fractions: dict[str, float]
@@ -63,7 +63,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 IMAGE_ERRORS = _errors(401, 413, 415, 422, 503, 504)
 JSON_EXAMPLE = {
     "classes": ["nucleus", "membrane"],
-    "threshold": 0.5,
+    "thresholds": [0.5, 0.5],
     "height": 2,
     "width": 3,
     "fractions": {"nucleus": 0.5, "membrane": 0.0},
@@ -169,7 +169,7 @@ def install(app: Any) -> None:
                 probs = predictor.frame(path, deadline)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
-            threshold = predictor.card.output.threshold
+            threshold = predictor.card.output.threshold_array()
             if format == "json":
                 classes = list(predictor.card.classes)
                 return encode.as_json(probs, threshold, classes, probabilities)
