@@ -24,7 +24,7 @@ def _params() -> dict:
     params = tiny_params(
         synth={"dtype": "uint16"},  # microscopy's type: the training window applies
         prepare={"mask_format": "labels", "labels_boundary": True, "scaling": "training"},
-        train={"epochs": 3, "loss": "bce_dice", "threshold": "auto"},
+        train={"epochs": 2, "loss": "bce_dice", "threshold": "auto"},
     )
     params["classes"] = labels["classes"]
     return params
