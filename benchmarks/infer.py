@@ -103,7 +103,7 @@ def predict_loop(stack: Path, keras_path: Path, frames: int) -> float:
             frame = frame[..., None] if frame.ndim == 2 else frame
             batch = pad_to_multiple(to_model_input(frame[None]), card.input.size_multiple)
             probs = model.predict(batch, verbose=0)
-            _ = probs >= card.output.threshold
+            _ = probs >= card.output.threshold_array()
 
         one(0)
         start = time.perf_counter()

@@ -72,7 +72,7 @@ def test_iou(run_dir: Path) -> float:
         h, w = image.shape[:2]
         padded = np.pad(image, ((0, -h % m), (0, -w % m), (0, 0)), mode="reflect")
         probs = model.predict(to_model_input(padded[None]), verbose=0)[0, :h, :w]
-        pred = probs >= card.output.threshold
+        pred = probs >= card.output.threshold_array()
         tp = tp + (pred & truth).sum((0, 1))
         fp = fp + (pred & ~truth).sum((0, 1))
         fn = fn + (~pred & truth).sum((0, 1))

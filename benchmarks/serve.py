@@ -91,7 +91,7 @@ def in_process(keras_path: Path, frames: list[Path]):
 
     cfg = load_config(ROOT / "params.yaml")
     predictor = Predictor.load(cfg, beside(keras_path), pool_size(cfg.serve.threads))
-    threshold = predictor.card.output.threshold
+    threshold = predictor.card.output.threshold_array()
     bodies = [path.read_bytes() for path in frames]
 
     def block(requests: int, start: int) -> tuple[list[float], float]:

@@ -143,7 +143,8 @@ def make_card(
             channels=len(classes),
             activation="sigmoid",
             meaning="channel k = probability that the pixel belongs to classes[k]",
-            threshold=threshold,
+            thresholds=[threshold] * len(classes),
+            threshold_rule="fixed",
         ),
         prepared_scaling=ScalingRule(**SCALING_RULE, low_percentile=0.1, high_percentile=99.9),
         lineage=Lineage(

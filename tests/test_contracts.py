@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from stackseg import contracts as c
@@ -122,7 +123,13 @@ def card() -> c.ModelCard:
             train_size=48,
             train_crop="random",
         ),
-        output=c.OutputContract(channels=2, activation="sigmoid", meaning="p", threshold=0.5),
+        output=c.OutputContract(
+            channels=2,
+            activation="sigmoid",
+            meaning="p",
+            thresholds=[0.5, 0.5],
+            threshold_rule="fixed",
+        ),
         prepared_scaling=c.ScalingRule(**c.SCALING_RULE, low_percentile=0.1, high_percentile=99.9),
         lineage=c.Lineage(
             code_commit=None,
@@ -236,3 +243,62 @@ def test_ids_file_beside_pair_files():
     image, mask = c.pair_files("test", "s_f0003")
     assert c.ids_file("test", "s_f0003") == "test/objects/s_f0003.png"
     assert image.split("/")[0] == mask.split("/")[0] == "test"
+
+
+def test_card_per_class_thresholds_round_trip(tmp_path):
+    path = tmp_path / "model.json"
+    choice = c.ThresholdChoice(
+        metric="f1",
+        split="val",
+        grid="0.05..0.95 step 0.01",
+        scores=[0.9, 0.7],
+        scores_at_default=[0.85, 0.6],
+        pixels=[100, 20],
+    )
+    output = card().output.model_copy(
+        update={
+            "thresholds": [0.62, 0.31],
+            "threshold_rule": "auto on val (f1)",
+            "threshold_choice": choice,
+        }
+    )
+    written = card().model_copy(update={"output": output})
+    c.write_card(written, path)
+    read = c.read_card(path, CLASSES)
+    assert read == written
+    assert read.output.threshold_array().dtype == np.float32
+    assert read.output.threshold_array().tolist() == pytest.approx([0.62, 0.31])
+    # a fixed threshold writes no choice
+    c.write_card(card(), path)
+    assert "threshold_choice" not in path.read_text()
+
+
+def test_old_card_with_one_threshold_reads_as_that_value_per_class(tmp_path):
+    path = tmp_path / "model.json"
+    data = json.loads(card().dumps())
+    del data["output"]["thresholds"], data["output"]["threshold_rule"]
+    data["output"]["threshold"] = 0.4
+    path.write_text(json.dumps(data))
+    read = c.read_card(path, CLASSES)
+    assert read.output.thresholds == [0.4, 0.4] and read.output.threshold_rule == "fixed"
+
+
+def test_thresholds_must_be_one_per_class_in_one_line(tmp_path):
+    path = tmp_path / "model.json"
+    data = json.loads(card().dumps())
+    data["output"]["thresholds"] = [0.5]
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputDataError) as err:
+        c.read_card(path)
+    assert len(err.value.problems) == 1
+    assert "1 thresholds for 2 output channels" in err.value.problems[0]
+
+
+def test_scaling_rule_records_training_and_fixed_windows():
+    rule = c.scaling_rule("training", 0.1, 99.9, [100, 3000])
+    assert (rule.rule, rule.window) == ("training", [100.0, 3000.0])
+    assert rule.window_for("uint16") == (100.0, 3000.0)
+    assert rule.window_for("uint8") is None  # 8-bit images are kept as they are
+    assert c.scaling_rule("stack", 0.1, 99.9, None).window_for("uint16") is None
+    with pytest.raises(ValueError):
+        c.scaling_rule("fixed", 0.1, 99.9, None)

@@ -55,7 +55,7 @@ def test_trained_model_loads_with_its_typed_card(tmp_path, saved_model):
     model, card = trained.load_trained(cfg_for(tmp_path, saved_model, ["a", "b"], ["a", "b"]))
     assert model.outputs[0].shape[-1] == 2 and card.classes == ["a", "b"]
     # what the stage takes from the card: the size multiple and the one threshold
-    assert card.input.size_multiple == 16 and card.output.threshold == 0.3
+    assert card.input.size_multiple == 16 and card.output.thresholds == [0.3] * len(card.classes)
 
 
 def test_model_and_card_are_checked_against_params(tmp_path, saved_model):

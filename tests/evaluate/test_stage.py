@@ -95,6 +95,19 @@ def test_the_threshold_passed_in_is_the_one_applied(cfg):
     assert counts.tp.tolist() == [0, 0] and counts.fp.tolist() == [0, 0]
 
 
+def test_each_class_is_cut_at_its_own_threshold(cfg):
+    """The card's per-class thresholds (train.threshold auto): disc at 1.01 predicts
+    nothing while ring at 0.0 predicts every pixel, and the other way round."""
+    pixels = sum(h * w for split, _, _, h, w, _ in FRAMES if split == "test")
+    default = score(cfg).counts
+    counts = score(cfg, threshold=np.array([1.01, 0.0], np.float32)).counts
+    assert counts.tp[0] == counts.fp[0] == 0
+    assert counts.tp[1] + counts.fp[1] == pixels
+    counts = score(cfg, threshold=np.array([THRESHOLD, 1.01], np.float32)).counts
+    assert (counts.tp[0], counts.fp[0]) == (default.tp[0], default.fp[0])
+    assert counts.tp[1] == counts.fp[1] == 0
+
+
 def test_ranking_keeps_best_and_worst_frames(cfg):
     ranking = score(cfg).ranking
     # best frames: no ring (IoU 1), names ascending; worst: with ring (IoU 0.5)

@@ -91,7 +91,7 @@ def test_onnx_takes_other_frame_sizes_and_agrees_with_keras(exported):
         for (_, _, a), (_, _, b) in zip(ours, theirs, strict=True):
             assert a.shape == b.shape == (height, width, len(params["classes"]))
             assert np.max(np.abs(a - b)) <= params["export"]["max_abs_diff"]
-            threshold = card.output.threshold
+            threshold = card.output.threshold_array()
             assert np.array_equal(a >= threshold, b >= threshold)
 
 

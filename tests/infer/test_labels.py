@@ -54,7 +54,7 @@ def test_a_labels_model_writes_instance_labels(
     objects = ObjectsConfig(**yaml.safe_load(params_file.read_text())["objects"])
     probs = evaluate_probabilities(keras_model, card, images)
     for frame, p in zip(labels, probs, strict=True):
-        expected = instances(p >= card.output.threshold, objects, p)
+        expected = instances(p >= card.output.threshold_array(), objects, p)
         np.testing.assert_array_equal(frame, expected)
     assert labels.max() >= 1  # the model finds discs in these frames
     sidecar = json.loads((out / f"{path.stem}.infer.json").read_text())

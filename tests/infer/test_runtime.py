@@ -27,7 +27,7 @@ def test_onnx_and_keras_backends_agree_within_the_export_tolerance(
         a, b = onnx.predict_on_batch(frames), keras.predict_on_batch(frames)
         assert a.shape == b.shape == (*frames.shape[:3], 3) and a.dtype == np.float32
         assert np.abs(a - b).max() <= trained.params["export"]["max_abs_diff"]
-        threshold = card.output.threshold
+        threshold = card.output.threshold_array()
         assert np.array_equal(a >= threshold, b >= threshold)
 
 

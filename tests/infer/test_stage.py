@@ -15,6 +15,7 @@ import pytest
 import tifffile
 
 from stackseg.cli import main
+from stackseg.contracts import write_card
 from stackseg.errors import ConfigError, InputDataError
 from tests.infer.conftest import evaluate_probabilities, prepared_image, write_params
 
@@ -29,7 +30,7 @@ def infer(params_file, model_dir, *args: str) -> int:
 
 def expected_masks(keras_model, card, images):
     probs = evaluate_probabilities(keras_model, card, images)
-    return [np.where(p >= card.output.threshold, 255, 0).astype(np.uint8) for p in probs]
+    return [np.where(p >= card.output.threshold_array(), 255, 0).astype(np.uint8) for p in probs]
 
 
 def test_a_file_and_a_folder_give_evaluates_masks(
@@ -105,7 +106,7 @@ def test_a_stack_gives_evaluates_masks_with_both_backends_and_the_sidecar(
         assert len(list((out / f"{path.stem}.overlays").iterdir())) == len(images)
     sidecar = json.loads((tmp_path / "onnx" / f"{path.stem}.infer.json").read_text())
     assert sidecar["format"] == "stackseg-infer/1"
-    assert sidecar["backend"] == "onnx" and sidecar["threshold"] == card.output.threshold
+    assert sidecar["backend"] == "onnx" and sidecar["thresholds"] == card.output.thresholds
     assert sidecar["frames"] == len(images) and sidecar["classes"] == card.classes
     assert sidecar["input"]["dtype"] == "uint8" and sidecar["input"]["frames"] == len(images)
     assert sidecar["input"]["scaling"] == {"source_dtype": "uint8", "method": "none"}
@@ -113,6 +114,33 @@ def test_a_stack_gives_evaluates_masks_with_both_backends_and_the_sidecar(
     assert sidecar["lineage"] == card.lineage.model_dump(mode="json")
     assert sidecar["model"]["onnx"].endswith("model.onnx")
     assert sidecar["outputs"]["mask"] == f"{path.stem}.mask.tif"
+
+
+def test_each_class_is_cut_at_its_cards_own_threshold(
+    test_stack, model_dir, keras_model, card, params_file, tmp_path
+):
+    """A card with a threshold per class (train.threshold auto) changes each class's mask
+    as those thresholds say, and only as they say."""
+    path, images = test_stack
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(model_dir / "model.keras", folder / "model.keras")
+    thresholds = [0.05, 0.5, 0.95]
+    output = card.output.model_copy(
+        update={"thresholds": thresholds, "threshold_rule": "auto on val (f1)"}
+    )
+    write_card(card.model_copy(update={"output": output}), folder / "model.json")
+    out = tmp_path / "out"
+    assert infer(params_file, folder, str(path), "--out", str(out), "--backend", "keras") == 0
+    masks = tifffile.imread(out / f"{path.stem}.mask.tif")
+    probs = np.stack(evaluate_probabilities(keras_model, card, images))
+    expected = np.where(probs >= np.array(thresholds, np.float32), 255, 0).astype(np.uint8)
+    np.testing.assert_array_equal(masks, expected)
+    at_half = np.where(probs >= np.float32(0.5), 255, 0)
+    changed = (expected != at_half).reshape(-1, 3).any(axis=0)
+    assert changed.tolist() == [True, False, True], "the model gives no probability to move"
+    sidecar = json.loads((out / f"{path.stem}.infer.json").read_text())
+    assert sidecar["thresholds"] == thresholds
 
 
 def test_index_format_and_float16_probabilities(
@@ -136,7 +164,7 @@ def test_index_format_and_float16_probabilities(
     assert index.shape == (len(images), 48, 48) and probs.dtype == np.float16
     expected = np.stack(evaluate_probabilities(keras_model, card, images))
     np.testing.assert_allclose(probs, expected, atol=1e-3)  # float16: 11 bits
-    above = expected >= card.output.threshold
+    above = expected >= card.output.threshold_array()
     assert np.array_equal(index == 0, ~above.any(-1))
     chosen = index[above.any(-1)] - 1
     assert np.array_equal(chosen, np.argmax(np.where(above, expected, -1), -1)[above.any(-1)])

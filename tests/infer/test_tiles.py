@@ -44,7 +44,7 @@ def test_tiled_prediction_equals_whole_frame_prediction_away_from_seams(
     multiple = card.input.size_multiple
     ((_, _, whole),) = predict_frames(backend, [(0, mosaic)], to_model_input, multiple, 4)
     tiled = predict_tiled(backend, mosaic, to_model_input, multiple, 4, 128, 16)
-    threshold = card.output.threshold
+    threshold = card.output.threshold_array()
     # tiles [0, 128) and [112, 192): the seam is 112..128. Keep the pixels at least 32 px
     # from either tile edge inside the frame (the depth-3 model's reach, measured: at 24 px
     # tiled and whole differ by up to 2e-3, from 32 px on by 2e-7)

@@ -81,7 +81,7 @@ def predictor(trained):
     def predict(x: np.ndarray) -> np.ndarray:
         return np.asarray(model(np.ascontiguousarray(x), training=False))
 
-    return batch, predict, card.output.threshold
+    return batch, predict, card.output.threshold_array()
 
 
 def _compare(p: np.ndarray, q: np.ndarray, threshold: float) -> dict[str, float]:

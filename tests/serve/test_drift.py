@@ -39,7 +39,7 @@ def served(model_dir, trained, tmp_path_factory):
     )
     outputs = output_profile(
         [
-            prediction_features(probs, card.classes, card.output.threshold)
+            prediction_features(probs, card.classes, card.output.thresholds)
             for _, _, probs in predicted
         ],
         [pair.stack for pair in pairs],

@@ -80,7 +80,7 @@ def test_json_fractions_rle_and_probabilities(client, inputs, expected, card):
     body = answer.json()
     masks = tifffile.imread(expected / "channels/gray.mask.tif")[0] > 0
     assert body["classes"] == list(card.classes)
-    assert body["threshold"] == card.output.threshold
+    assert body["thresholds"] == card.output.thresholds
     for k, name in enumerate(card.classes):
         np.testing.assert_array_equal(encode.from_rle(body["masks"][name]), masks[..., k])
         assert body["fractions"][name] == pytest.approx(masks[..., k].mean())

@@ -37,7 +37,8 @@ def test_card_is_a_typed_contract_that_round_trips(prepared: Path, tmp_path: Pat
     hashes = {"code": "c" * 64, "raw": "r" * 64, "prepared": "p" * 64}
     card = build_card(cfg, data, hashes, state, 4, tmp_path)
     assert isinstance(card, ModelCard) and card.format == CARD_FORMAT
-    assert card.output.threshold == 0.4  # the one threshold knob: train.threshold
+    assert card.output.thresholds == [0.4, 0.4, 0.4]  # the one threshold knob: train.threshold
+    assert card.output.threshold_rule == "fixed" and card.output.threshold_choice is None
     assert card.input.channels == 1 and card.input.size_multiple == 4
     assert card.prepared_scaling == data.manifest.scaling
     assert card.lineage.pairs == {"train": 6, "val": 2, "test": 2}

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+from pydantic import model_validator
+
 from stackseg import atomic
 from stackseg.contracts.common import CARD_FORMAT, Document, ScalingRule, _Record, read_document
 from stackseg.contracts.manifest import Manifest
@@ -36,13 +39,58 @@ class InstancesContract(_Record):
     source: str
 
 
+class ThresholdChoice(_Record):
+    """How `train.threshold: auto` chose (stackseg.train.threshold): the metric, pooled over
+    the val split's pixels per class, at the chosen thresholds and at 0.5."""
+
+    metric: Literal["f1", "iou"]
+    split: str
+    grid: str
+    scores: list[float]  # per class, the metric at the chosen threshold
+    scores_at_default: list[float]  # and at 0.5
+    pixels: list[int]  # positive val pixels per class (0: no choice possible, 0.5 kept)
+
+
 class OutputContract(_Record):
     channels: int
     activation: str
     meaning: str
-    threshold: float
+    # probability >= thresholds[k] -> class k (one per channel, in `classes` order)
+    thresholds: list[float]
+    # "fixed" (train.threshold) or "auto on val (f1)" / "auto on val (iou)"
+    threshold_rule: str
     # set for models of instance labels; None (and absent from the file) otherwise
     instances: InstancesContract | None = None
+    # auto only: what the choice scored; None (and absent from the file) for fixed
+    threshold_choice: ThresholdChoice | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_threshold(cls, data: Any) -> Any:
+        # cards written before per-class thresholds hold one `threshold` for every class
+        if isinstance(data, dict) and "threshold" in data and "thresholds" not in data:
+            data = dict(data)
+            one = data.pop("threshold")
+            channels = data.get("channels")
+            if isinstance(channels, int) and channels > 0:
+                data["thresholds"] = [one] * channels
+                data.setdefault("threshold_rule", "fixed")
+        return data
+
+    @model_validator(mode="after")
+    def _one_per_channel(self) -> OutputContract:
+        if len(self.thresholds) != self.channels:
+            raise ValueError(
+                f"{len(self.thresholds)} thresholds for {self.channels} output channels"
+            )
+        if not all(0.0 < t < 1.0 for t in self.thresholds):
+            raise ValueError(f"thresholds must lie in (0, 1), got {self.thresholds}")
+        return self
+
+    def threshold_array(self) -> np.ndarray:
+        """(K,) float32: `probs >= threshold_array()` is the masks of (..., K) probabilities
+        (float32, as the probabilities are, so a comparison is the same in every reader)."""
+        return np.asarray(self.thresholds, dtype=np.float32)
 
 
 class Reproducibility(_Record):
@@ -91,9 +139,12 @@ class ModelCard(Document):
     training: TrainingSummary
 
     def dumps(self) -> str:
-        # a card without instances is written as before the field existed (same bytes);
-        # the other None values (no git commit, no best epoch) stay, as null
-        exclude = {"output": {"instances"}} if self.output.instances is None else None
+        # a card without instances (or without an auto threshold) is written without the
+        # field; the other None values (no git commit, no best epoch) stay, as null
+        absent = {
+            name for name in ("instances", "threshold_choice") if getattr(self.output, name) is None
+        }
+        exclude = {"output": absent} if absent else None
         return json.dumps(self.model_dump(mode="json", exclude=exclude), indent=2) + "\n"
 
 

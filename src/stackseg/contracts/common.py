@@ -26,12 +26,23 @@ IDS_FOLDER = "objects"
 IDS_SUFFIX = ".png"
 MAX_OBJECTS = 65535
 
-# How prepare brings uint16/float images to 8 bits (stackseg.prepare.scaling has the code).
+# How prepare brings uint16/float images to 8 bits (stackseg.prepare.scaling has the code):
+# the per-stack rule (`prepare.scaling: stack`); `scaling_rule` gives every rule's record.
 SCALING_RULE = {
     "uint8": "kept as is",
     "other_types": "per-stack percentile window over all pixels of the stack",
     "formula": "round(255 * (clip(v, low, high) - low) / (high - low)); 0 when high == low",
     "histogram": "exact for uint16; otherwise 65536 bins between the stack's min and max",
+}
+ScalingName = Literal["stack", "training", "fixed"]
+# what `other_types` says under each rule of `prepare.scaling`
+OTHER_TYPES = {
+    "stack": SCALING_RULE["other_types"],
+    "training": (
+        "one window for every stack: the percentiles over all pixels of the training stacks "
+        "(pooled), from prepare; new data get the same window"
+    ),
+    "fixed": "one window for every stack: prepare.scale_window, in the images' units",
 }
 
 
@@ -75,6 +86,38 @@ class ScalingRule(_Record):
     histogram: str
     low_percentile: float
     high_percentile: float
+    # prepare.scaling; documents made before the option existed are "stack"
+    rule: ScalingName = "stack"
+    # training and fixed: the one [low, high] applied to every uint16/float stack (the
+    # prepared ones and, read from the model card, new data); None for stack, and for
+    # training when every training stack is uint8 (nothing to pool: new uint16/float data
+    # then get their own per-stack window)
+    window: list[float] | None = None
+
+    def window_for(self, dtype: str) -> tuple[float, float] | None:
+        """The one window of the training and fixed rules (None: per stack, or uint8)."""
+        if self.window is None or dtype == "uint8":
+            return None
+        return self.window[0], self.window[1]
+
+
+def scaling_rule(
+    rule: ScalingName,
+    low_percentile: float,
+    high_percentile: float,
+    window: Sequence[float] | None,
+) -> ScalingRule:
+    """The manifest's (and the card's) record of a scaling rule; `window` for training and
+    fixed only (fixed needs one)."""
+    if (rule == "stack" and window is not None) or (rule == "fixed" and window is None):
+        raise ValueError(f"scaling rule {rule!r} with window {window!r}")
+    return ScalingRule(
+        **{**SCALING_RULE, "other_types": OTHER_TYPES[rule]},
+        low_percentile=low_percentile,
+        high_percentile=high_percentile,
+        rule=rule,
+        window=None if window is None else [float(v) for v in window],
+    )
 
 
 class Document(_Record):

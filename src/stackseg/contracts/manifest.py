@@ -47,7 +47,9 @@ class StackScaling(_Record):
     """What was applied to one stack's pixels: nothing (uint8) or a percentile window."""
 
     source_dtype: str
-    method: Literal["none", "percentile"]
+    # none: uint8, kept; percentile: the stack's own window; training / fixed: the rule's
+    # one window (the manifest's `scaling.window`)
+    method: Literal["none", "percentile", "training", "fixed"]
     low_percentile: float | None = None
     high_percentile: float | None = None
     low: float | None = None

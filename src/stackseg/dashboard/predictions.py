@@ -83,12 +83,9 @@ def load_model(settings: Settings) -> Model:
 
 
 def default_thresholds(card: ModelCard) -> list[float]:
-    """Each class's threshold from the card: `output.thresholds` (one per class) where the
-    card has them, else its one `output.threshold` for every class (cards of one threshold)."""
-    output = card.output.model_dump()
-    if output.get("thresholds") is not None:
-        return [float(value) for value in output["thresholds"]]
-    return [float(output["threshold"])] * len(card.classes)
+    """Each class's threshold from the card (`output.thresholds`, one per class; cards of one
+    `threshold` read as that value for every class)."""
+    return [float(value) for value in card.output.thresholds]
 
 
 def predict_file(model: Model, path: Path, max_frames: int) -> Prediction:

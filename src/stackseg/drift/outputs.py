@@ -26,7 +26,7 @@ def prediction_features(
     the class's threshold) and `confidence` (the mean of max(p, 1 - p): 0.5 undecided, 1 sure)."""
     probs = np.asarray(probabilities, dtype=np.float32)
     cut = np.broadcast_to(np.asarray(threshold, dtype=np.float32), (probs.shape[-1],))
-    fractions = (probs > cut).reshape(-1, probs.shape[-1]).mean(axis=0)
+    fractions = (probs >= cut).reshape(-1, probs.shape[-1]).mean(axis=0)
     values = {fraction_name(name): float(f) for name, f in zip(classes, fractions, strict=True)}
     values[CONFIDENCE] = float(np.maximum(probs, 1.0 - probs).mean())
     return values

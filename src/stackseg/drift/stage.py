@@ -84,7 +84,7 @@ def test_predictions(cfg: Config, backend_name: str) -> Profile:
         for _, _, probs in predict_frames(
             backend, frames, to_model_input, card.input.size_multiple, cfg.infer.batch_size
         ):
-            rows.append(prediction_features(probs, card.classes, card.output.threshold))
+            rows.append(prediction_features(probs, card.classes, card.output.thresholds))
             bar.update(1)
     return output_profile(rows, [pair.stack for pair in pairs])
 

@@ -77,10 +77,11 @@ class Results:
         image: np.ndarray,
         truth: np.ndarray,
         probs: np.ndarray,
-        threshold: float,
+        threshold: float | np.ndarray,
         ids: np.ndarray | None = None,
     ) -> None:
-        """One test frame; `ids` (the true object ids) when `objects` is set."""
+        """One test frame; `threshold` one value or one per class (the card's thresholds);
+        `ids` (the true object ids) when `objects` is set."""
         pred = probs >= threshold
         joint = metrics.joint_counts(truth, pred)  # every count of this frame, in one pass
         self.counts.add_joint(joint)

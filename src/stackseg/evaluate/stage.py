@@ -4,7 +4,7 @@
    check it against the params' classes and the prepared images' channels.
 2. Fit the intensity-threshold baseline on the train split (histograms only).
 3. Predict every test frame at native resolution, thresholded at the model card's
-   `output.threshold`; per frame, add the model's and the baseline's pixels to pooled
+   per-class `output.thresholds`; per frame, add the model's and the baseline's pixels to pooled
    counts, the label confusion and the probability histograms, and keep the N best and N
    worst frames (by frame IoU) for the overlays. Instance labels (`mask_format: labels`):
    the prediction is also cut into objects (params `objects:`) and matched with the pair's
@@ -76,7 +76,7 @@ def score_test(
     model: Any,
     preprocess: Callable,
     multiple: int,
-    threshold: float,
+    threshold: float | np.ndarray,
     card: ModelCard | None = None,
 ) -> Results:
     """Steps 2-4: the baseline rules, every accumulated score of the test split (object
@@ -142,7 +142,7 @@ def run(cfg: Config) -> dict:
         KerasBackend(model),
         trained.preprocess_function(),
         card.input.size_multiple,
-        card.output.threshold,
+        card.output.threshold_array(),
         card,
     )
     metrics_path, plots_dir = Path(cfg.paths.evaluate_metrics), Path(cfg.paths.evaluate_plots)

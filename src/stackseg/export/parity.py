@@ -32,7 +32,9 @@ class Parity:
     mask_pixels_differing: int = 0
     worst_frame: str = ""  # where max_abs_diff was found
 
-    def add(self, name: str, reference: np.ndarray, other: np.ndarray, threshold: float) -> None:
+    def add(
+        self, name: str, reference: np.ndarray, other: np.ndarray, threshold: float | np.ndarray
+    ) -> None:
         if reference.shape != other.shape:
             raise ValueError(f"{name}: output shapes differ, {reference.shape} and {other.shape}")
         diff = float(np.max(np.abs(reference - other))) if reference.size else 0.0
@@ -74,7 +76,7 @@ def compare(
     other: Any,
     preprocess: Callable,
     multiple: int,
-    threshold: float,
+    threshold: float | np.ndarray,
     batch_size: int,
 ) -> Parity:
     """Parity of `other` against `reference` (backends with predict_on_batch) on `pairs`."""

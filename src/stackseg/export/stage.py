@@ -61,7 +61,8 @@ def card_metadata(card: ModelCard) -> dict[str, str]:
         "stackseg.input": "float32 NHWC, uint8 pixel / 255; height and width multiples of "
         f"{card.input.size_multiple}",
         "stackseg.size_multiple": str(card.input.size_multiple),
-        "stackseg.threshold": repr(float(card.output.threshold)),
+        # per class, in stackseg.classes order (JSON)
+        "stackseg.thresholds": json.dumps(card.output.thresholds),
     }
 
 
@@ -141,7 +142,7 @@ def run(cfg: Config) -> dict:
             OnnxBackend(staged_onnx),
             trained.preprocess_function(),
             card.input.size_multiple,
-            card.output.threshold,
+            card.output.threshold_array(),
             cfg.evaluate.batch_size,
         )
         problem = result.problem(cfg.export.max_abs_diff)

@@ -4,7 +4,7 @@ In DIR, named after the input (`sources.output_name`):
 
 - `<name>.mask.tif`: the masks, one page per input frame, zlib-compressed. `channels`
   (default): per frame one channel per class, 0 or 255 (probability >= the card's
-  threshold), a (frames, H, W, K) stack (axes QYXS; QYX for one class). `index`: per frame
+  threshold of the class), a (frames, H, W, K) stack (axes QYXS; QYX for one class). `index`: per frame
   the class index, uint8, 0 = background (no class reaches the threshold); where several
   classes reach it, the one of highest probability wins (ties: the first class).
 - `<name>.masks/<name>_f0000.png` (`--png`): the same masks per frame, as prepare writes
@@ -51,12 +51,12 @@ OVERLAY_FOLDER = ".overlays"
 OVERLAY_ALPHA = 0.5
 
 
-def channel_masks(probs: np.ndarray, threshold: float) -> np.ndarray:
+def channel_masks(probs: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
     """(H, W, K) uint8, 255 where a class's probability reaches the threshold."""
     return np.where(probs >= threshold, np.uint8(255), np.uint8(0))
 
 
-def index_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
+def index_mask(probs: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
     """(H, W) uint8 class indices: 0 background, k + 1 for class k (highest probability
     among the classes at or above the threshold)."""
     above = probs >= threshold
@@ -119,7 +119,7 @@ class InputOutputs:
         self,
         results: Iterable[tuple[int, np.ndarray, np.ndarray]],
         shape: tuple[int, int, int],
-        threshold: float,
+        threshold: float | np.ndarray,
         on_frame: Callable[[], object] = lambda: None,
     ) -> None:
         """Write the masks (and the optional outputs) of `results`, one frame at a time:

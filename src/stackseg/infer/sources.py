@@ -12,10 +12,11 @@ command line must be an image.
 - PNG and JPEG are one-frame stacks, decoded by OpenCV as evaluate decodes prepared images
   (so a prepared JPEG gives the very pixels evaluate predicted on).
 
-uint16 and float stacks are brought to 8 bits by prepare's rule (`prepare.scaling`): a
-streaming statistics pass over all frames of the stack (`StackStatistics`, the same
-passes as prepare's), then the frames are scaled with that stack's window as the predict
-pass reads them. A frame is (H, W, C) uint8 with C the model card's input channels;
+uint16 and float stacks are brought to 8 bits by the model's rule (the card's
+`prepared_scaling`, from `prepare.scaling`): the training or fixed rule's one window, or for
+the stack rule a streaming statistics pass over all frames of the stack (`StackStatistics`,
+the same passes as prepare's) and that stack's own window; the frames are scaled as the
+predict pass reads them. A frame is (H, W, C) uint8 with C the model card's input channels;
 another channel count is refused (a gray model is not an RGB model).
 """
 
@@ -224,4 +225,13 @@ def stack_window(
 def scaled_frames(path: Path, reader: FrameReader, scaler: Scaler) -> Iterator[np.ndarray]:
     """Every frame, in order, as uint8 (H, W, C): one frame read at a time."""
     for index in range(reader.frames):
-        yield np.ascontiguousarray(scaler(read_frame(path, reader, index)))
+        frame = read_frame(path, reader, index)
+        # the stack rule's range pass found NaN/inf already; a given window needs this check
+        if scaler.rule != "stack" and frame.dtype.kind == "f":
+            bad = int(frame.size - np.count_nonzero(np.isfinite(frame)))
+            if bad:
+                raise InputDataError(
+                    f"{path}: frame {index}: {bad} NaN/inf pixels (float images must hold "
+                    "finite values only)"
+                )
+        yield np.ascontiguousarray(scaler(frame))

@@ -2,15 +2,17 @@
 
 1. Find the inputs (`sources.find_inputs`: files, folders of them) and refuse two with the
    same output name; resolve the model (`model`: --model, the workspace's, or the registry)
-   and read its card (threshold, size multiple, input channels, classes).
+   and read its card (thresholds, size multiple, input channels, classes).
 2. Load the backend (onnx or keras, `stackseg.runtime`), checked against the card.
 3. For each input, streaming one frame at a time (never a whole stack in memory):
    a. open it through prepare's reader and check its channels against the card;
-   b. uint16/float: the statistics pass over all frames gives prepare's percentile window;
+   b. uint16/float: the model's scaling rule (card `prepared_scaling`): the training or
+      fixed rule's one window, or (stack rule) a statistics pass over all frames gives
+      prepare's percentile window;
    c. the predict pass: frames scaled to 8 bits, preprocessed as in training, in batches of
       `infer.batch_size` through `predict.predict_frames` (frames over
       `infer.max_frame_pixels`: overlapping tiles, `tiles.predict_tiled`), thresholded at
-      the card's threshold and written page by page (`outputs`), with a progress bar;
+      the card's per-class thresholds and written page by page (`outputs`), with a progress bar;
       models of instance labels (the card's `output.instances`) also get instance labels
       per frame (`stackseg.objects.instances`, params `objects:`);
    d. the sidecar, then every output of the input moved into place together.
@@ -38,7 +40,7 @@ from stackseg.infer import sources
 from stackseg.infer.outputs import InputOutputs
 from stackseg.infer.tiles import predict_tiled
 from stackseg.predict import predict_frames
-from stackseg.prepare.scaling import Scaler
+from stackseg.prepare.scaling import Scaler, ScaleWindow
 from stackseg.preprocessing import to_model_input
 from stackseg.progress import progress
 
@@ -119,11 +121,16 @@ class Runner:
     def scaler(
         self, path: Path, reader: sources.FrameReader, on_frame: Callable[[], object]
     ) -> Scaler:
-        """Step b: prepare's scaling of this input (uint16/float: the statistics pass(es),
-        `on_frame` after each frame read); serve calls it too."""
-        prepare = self.cfg.prepare
+        """Step b: the model's scaling rule (its card's `prepared_scaling`) for this input:
+        the training or fixed rule's one window, or for the stack rule the statistics
+        pass(es) of a uint16/float input (`on_frame` after each frame read); serve calls it
+        too."""
+        rule = self.card.prepared_scaling
+        fixed = rule.window_for(reader.dtype)
+        if fixed is not None:
+            return Scaler(reader.dtype, ScaleWindow(*fixed), rule.rule)
         window = sources.stack_window(
-            path, reader, prepare.scale_low_percentile, prepare.scale_high_percentile, on_frame
+            path, reader, rule.low_percentile, rule.high_percentile, on_frame
         )
         return Scaler(reader.dtype, window)
 
@@ -133,7 +140,8 @@ class Runner:
         try:
             sources.check_channels(path, reader, self.card.input.channels)
             # step b: the statistics pass(es) of a uint16/float stack, with their own bar
-            passes = sources.statistics_passes(reader.dtype)
+            rule = self.card.prepared_scaling
+            passes = 0 if rule.window_for(reader.dtype) else sources.statistics_passes(reader.dtype)
             with progress(
                 passes * reader.frames,
                 f"infer {path.name}: scaling statistics",
@@ -153,7 +161,7 @@ class Runner:
                     outputs.write(
                         self.predictions(path, reader, scaler),
                         shape,
-                        self.card.output.threshold,
+                        self.card.output.threshold_array(),
                         lambda: bar.update(1),
                     )
                 outputs.commit(self.sidecar(path, reader, scaler, outputs))
@@ -168,7 +176,7 @@ class Runner:
         """What made these masks: the input, the model and its lineage, the settings."""
         from stackseg.prepare.raw import file_hash
 
-        prepare, infer = self.cfg.prepare, self.cfg.infer
+        rule, infer = self.card.prepared_scaling, self.cfg.infer
         return {
             "format": SIDECAR_FORMAT,
             "stackseg_version": __version__,
@@ -182,9 +190,7 @@ class Runner:
                 "channels": reader.channels,
                 "dtype": reader.dtype,
                 "axes": reader.axes,
-                "scaling": scaler.record(
-                    reader.dtype, prepare.scale_low_percentile, prepare.scale_high_percentile
-                ),
+                "scaling": scaler.record(reader.dtype, rule.low_percentile, rule.high_percentile),
             },
             "model": {
                 "keras": str(self.files.keras),
@@ -198,7 +204,7 @@ class Runner:
             },
             "lineage": self.card.lineage.model_dump(mode="json"),
             "classes": list(self.card.classes),
-            "threshold": self.card.output.threshold,
+            "thresholds": self.card.output.thresholds,
             "backend": self.backend.name,
             "mask_format": self.options.format,
             "objects": (

@@ -8,6 +8,7 @@ by what they are about:
 - `layout`, `tiff`, `frames`: a stack's layout (plain records), read from TIFF metadata,
   and its frames read one at a time
 - `scaling`: the per-stack rule that brings uint16/float images to 8 bits
+- `window`: the one window of `prepare.scaling: training | fixed`, before any pair
 - `masks`: mask formats to one 0/255 channel per class
 - `split`: the stable hash split
 - `jobs`: the plan of a run (jobs, their results, problem lines)

@@ -54,6 +54,9 @@ class StackJob:
     n_classes: int
     low_percentile: float
     high_percentile: float
+    # training and fixed rules: the one (low, high) for every uint16/float stack (window.py)
+    window: tuple[float, float] | None = None
+    rule: str = "stack"
     source_hash: str = ""  # empty: this job hashes the source files (module doc)
     first: int = 0
     stop: int | None = None
@@ -79,7 +82,8 @@ class StackResult:
     reused: bool = False
 
 
-def _frame_splits(stacks, frames: dict[str, int], settings) -> dict[str, tuple]:
+def frame_splits(stacks, frames: dict[str, int], settings) -> dict[str, tuple]:
+    """Per stack, the split of each of its frames."""
     if settings.split_by == "stack":
         chosen = splitting.assign([s.name for s in stacks], settings.fractions, settings.seed)
         return {s.name: (chosen[s.name],) * frames[s.name] for s in stacks}
@@ -90,10 +94,11 @@ def _frame_splits(stacks, frames: dict[str, int], settings) -> dict[str, tuple]:
     return {s.name: tuple(chosen[keys[s.name, f]] for f in range(frames[s.name])) for s in stacks}
 
 
-def plan_jobs(stacks, inspections, settings, previous: dict, temp: Path) -> list[StackJob]:
-    """The jobs of a run, biggest first; each writes its pairs under `temp`."""
-    frames = {s.name: inspections[s.image].layout.frames for s in stacks}
-    splits = _frame_splits(stacks, frames, settings)
+def plan_jobs(
+    stacks, inspections, settings, previous: dict, temp: Path, splits: dict, window=None
+) -> list[StackJob]:
+    """The jobs of a run, biggest first; each writes its pairs under `temp`. `splits` is
+    `frame_splits`; `window` the rule's one window (window.py), None per stack."""
     jobs = []
     for s in stacks:
         image, mask = inspections[s.image], inspections[s.mask]
@@ -109,10 +114,16 @@ def plan_jobs(stacks, inspections, settings, previous: dict, temp: Path) -> list
             n_classes=len(settings.classes),
             low_percentile=settings.low_percentile,
             high_percentile=settings.high_percentile,
+            window=None if window is None else (window.low, window.high),
+            rule=settings.scaling,
             source_hash=source_hash(image.content_hash, mask.content_hash) if hashed else "",
         )
         before = previous.get(s.name)
-        if before is not None and before.source_hash == job.source_hash:
+        if (
+            before is not None
+            and before.source_hash == job.source_hash
+            and _same_window(before.scaling, job.window)
+        ):
             jobs.append(dataclasses.replace(job, previous=before))  # reused if all is there
         elif _splittable(job):
             total = job.image.frames
@@ -126,6 +137,14 @@ def plan_jobs(stacks, inspections, settings, previous: dict, temp: Path) -> list
             jobs.append(job)
     # biggest jobs first keeps the workers busy until the end
     return sorted(jobs, key=lambda j: (-_pixels(j), j.name, j.first))
+
+
+def _same_window(scaling: dict, window: tuple[float, float] | None) -> bool:
+    """A stack scaled with another training window is redone (the fingerprint covers the
+    other rules); uint8 stacks are never scaled."""
+    if window is None or scaling.get("method") == "none":
+        return True
+    return (scaling.get("low"), scaling.get("high")) == window
 
 
 def _splittable(job: StackJob) -> bool:

@@ -23,10 +23,10 @@ from pathlib import Path
 from stackseg.contracts import (
     MANIFEST_FORMAT,
     MANIFEST_NAME,
-    SCALING_RULE,
     SPLITS,
     Manifest,
     read_manifest,
+    scaling_rule,
 )
 from stackseg.errors import InputDataError
 from stackseg.prepare.jobs import PreviousStack, StackJob, StackResult
@@ -121,7 +121,11 @@ def class_balance(pairs: Iterable[dict], n_classes: int) -> dict[str, dict]:
 
 
 def build(
-    settings: PrepareSettings, jobs: list[StackJob], results: list[StackResult], fingerprint: str
+    settings: PrepareSettings,
+    jobs: list[StackJob],
+    results: list[StackResult],
+    fingerprint: str,
+    window: tuple[float, float] | None = None,
 ) -> Manifest:
     """The manifest of a run whose jobs all succeeded (checked by the contract's models)."""
     by_name = {job.name: job for job in jobs}
@@ -151,11 +155,12 @@ def build(
         "split_by": settings.split_by,
         "split_fractions": settings.fractions,
         "seed": settings.seed,
-        "scaling": {
-            **SCALING_RULE,
-            "low_percentile": settings.low_percentile,
-            "high_percentile": settings.high_percentile,
-        },
+        "scaling": scaling_rule(
+            settings.scaling,
+            settings.low_percentile,
+            settings.high_percentile,
+            window,
+        ),
         "codecs": codec_description(settings.jpeg_quality),
         "fingerprint": fingerprint,
         "splits": class_balance(pairs, len(settings.classes)),

@@ -29,7 +29,7 @@ from stackseg.prepare.frames import StackReader
 from stackseg.prepare.jobs import PreviousStack, StackJob, StackResult
 from stackseg.prepare.masks import MaskConverter, MaskValueError
 from stackseg.prepare.raw import file_hash, source_hash
-from stackseg.prepare.scaling import Scaler, StackStatistics, needs_scaling
+from stackseg.prepare.scaling import Scaler, ScaleWindow, StackStatistics, needs_scaling
 from stackseg.prepare.settings import (
     JPEG_SUBSAMPLING,
     PNG_FILTER_SUB,
@@ -146,7 +146,9 @@ def _scaler(job: StackJob, reader: StackReader, problems: Problems) -> Scaler:
     if len(job.frame_range) != job.image.frames:
         raise ValueError(f"{job.name}: a stack that needs scaling must be one job")
     stats = StackStatistics(dtype, job.low_percentile, job.high_percentile)
-    passes = ("range", "histogram") if stats.needs_range_pass else ("histogram",)
+    passes: tuple[str, ...] = ("range", "histogram") if stats.needs_range_pass else ("histogram",)
+    if job.window is not None:  # the rule's one window: only the NaN/inf check remains
+        passes = passes[:-1]
     for step in passes:
         for index in range(job.image.frames):
             try:
@@ -163,6 +165,8 @@ def _scaler(job: StackJob, reader: StackReader, problems: Problems) -> Scaler:
                 stats.add_histogram(frame)
         if problems:
             break
+    if job.window is not None:
+        return Scaler(dtype, None if problems else ScaleWindow(*job.window), job.rule)
     return Scaler(dtype, None if problems else stats.window())
 
 

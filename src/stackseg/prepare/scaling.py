@@ -121,8 +121,9 @@ def scale_values(values: np.ndarray, window: ScaleWindow) -> np.ndarray:
 class Scaler:
     """Applies a stack's window to its frames (a lookup table for uint16)."""
 
-    def __init__(self, dtype: str, window: ScaleWindow | None):
-        self.window = window
+    def __init__(self, dtype: str, window: ScaleWindow | None, rule: str = "stack"):
+        # rule: prepare.scaling; "stack" windows are this stack's own percentiles
+        self.window, self.rule = window, rule
         self.table = None
         if window is not None and is_exact_histogram(dtype):
             self.table = scale_values(np.arange(HISTOGRAM_BINS, dtype=np.uint16), window)
@@ -138,6 +139,13 @@ class Scaler:
         """The manifest's description of what was applied to this stack."""
         if self.window is None:
             return {"source_dtype": dtype, "method": "none"}
+        if self.rule != "stack":  # the one window of the training or fixed rule
+            return {
+                "source_dtype": dtype,
+                "method": self.rule,
+                "low": self.window.low,
+                "high": self.window.high,
+            }
         return {
             "source_dtype": dtype,
             "method": "percentile",
@@ -152,4 +160,5 @@ def scaler_from_record(record: dict) -> Scaler:
     """The Scaler a manifest `stacks.<name>.scaling` record describes (for inference)."""
     if record["method"] == "none":
         return Scaler(record["source_dtype"], None)
-    return Scaler(record["source_dtype"], ScaleWindow(record["low"], record["high"]))
+    rule = "stack" if record["method"] == "percentile" else record["method"]
+    return Scaler(record["source_dtype"], ScaleWindow(record["low"], record["high"]), rule)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the type: the workers import this module and stay light
     from stackseg.config import Config
+    from stackseg.contracts import ScalingName
 
 # Codec settings (see pairs.py); part of the manifest and of its fingerprint.
 JPEG_SUBSAMPLING = "444"
@@ -38,6 +39,9 @@ class PrepareSettings:
     low_percentile: float
     high_percentile: float
     workers: int
+    # prepare.scaling (stack | training | fixed) and, for fixed, prepare.scale_window
+    scaling: ScalingName = "stack"
+    scale_window: tuple[float, float] | None = None
 
     @classmethod
     def from_config(cls, cfg: Config) -> PrepareSettings:
@@ -56,6 +60,8 @@ class PrepareSettings:
             low_percentile=section.scale_low_percentile,
             high_percentile=section.scale_high_percentile,
             workers=section.workers,
+            scaling=section.scaling,
+            scale_window=None if section.scale_window is None else _pair(section.scale_window),
         )
 
     def content_params(self) -> dict:
@@ -64,8 +70,16 @@ class PrepareSettings:
             "classes": list(self.classes),
             "mask_format": self.mask_format,
             "scale_percentiles": [self.low_percentile, self.high_percentile],
+            # training: the window itself depends on the data; jobs.py compares it per stack
+            "scaling": self.scaling,
+            "scale_window": None if self.scale_window is None else list(self.scale_window),
             "codecs": codec_description(self.jpeg_quality),
         }
+
+
+def _pair(values: list[float]) -> tuple[float, float]:
+    low, high = values  # the config checked: two values, low < high
+    return low, high
 
 
 def codec_description(jpeg_quality: int) -> dict:

@@ -26,10 +26,18 @@ from stackseg.config import Config
 from stackseg.contracts import IDS_FOLDER, SPLITS, Manifest, write_manifest
 from stackseg.errors import InputDataError
 from stackseg.prepare import manifest as manifests
-from stackseg.prepare.jobs import StackJob, StackResult, merge, plan_jobs, problem_lines
+from stackseg.prepare.jobs import (
+    StackJob,
+    StackResult,
+    frame_splits,
+    merge,
+    plan_jobs,
+    problem_lines,
+)
 from stackseg.prepare.layout import Inspection
 from stackseg.prepare.raw import RawStack, check_stacks, discover
 from stackseg.prepare.settings import PrepareSettings
+from stackseg.prepare.window import rule_window
 from stackseg.prepare.workers import Workers, inspect_file, resolve_workers, run_stack
 from stackseg.progress import progress
 
@@ -75,7 +83,15 @@ def _prepare(
         for split in SPLITS:
             for kind in kinds:
                 (temp / split / kind).mkdir(parents=True)
-        jobs = plan_jobs(stacks, inspections, settings, previous, temp)
+        # every layout is there: check_stacks refused the files without one
+        layouts = {s.name: inspections[s.image].layout for s in stacks}
+        frames = {name: layout.frames for name, layout in layouts.items() if layout}
+        splits = frame_splits(stacks, frames, settings)
+        # training / fixed: the one window, before any pair is written (window.py)
+        window = rule_window(workers, layouts, splits, settings)
+        if window is not None:
+            log.info("scaling window (%s): %g..%g", settings.scaling, window.low, window.high)
+        jobs = plan_jobs(stacks, inspections, settings, previous, temp, splits, window)
         log.debug("%d jobs planned", len(jobs))
         results = merge(_run(workers, jobs))
         workers.release()
@@ -84,7 +100,13 @@ def _prepare(
         if problems:
             raise InputDataError(problems)
         # 4. the manifest, then the swap
-        manifest = manifests.build(settings, jobs, results, fingerprint)
+        manifest = manifests.build(
+            settings,
+            jobs,
+            results,
+            fingerprint,
+            None if window is None else (window.low, window.high),
+        )
         write_manifest(manifest, temp)
         atomic.move_into_place(temp, settings.prepared)
         log.debug("manifest written, output in place")

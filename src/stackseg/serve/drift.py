@@ -106,7 +106,7 @@ def window_of(predictor: Any) -> DriftWindow:
                 bins = reference.bins if reference is not None else predictor.cfg.drift.bins
                 card = predictor.card
                 window = DriftWindow(
-                    predictor.cfg.drift.window, bins, list(card.classes), card.output.threshold
+                    predictor.cfg.drift.window, bins, list(card.classes), card.output.thresholds
                 )
                 setattr(predictor, ATTRIBUTE, window)
     return window

@@ -1,14 +1,14 @@
 """The answers of POST /predict, from one frame's probabilities (H, W, K).
 
-- `png` (default): infer's channel masks (probability >= the card's threshold -> 255) as
+- `png` (default): infer's channel masks (probability >= the card's class threshold -> 255) as
   prepare writes mask PNGs: channel k = class k, L for one class, RGB for 2-3 (unused
   channels 0), RGBA for 4 (`contracts.mask_png_channels`). The same pixels as the
   `--png` masks of `stackseg infer`.
 - `tiff`: the same masks as one page of infer's mask stack: (H, W) for one class, else
   (H, W, K) with the classes as samples; zlib. With probabilities, a second series holds
   them as float16 (H, W, K): `tifffile.imread(data, series=1)`.
-- `json`: `classes`, `threshold`, `height`, `width`, `fractions` (per class, the share of
-  pixels at or above the threshold) and `masks`: per class a COCO-style uncompressed RLE,
+- `json`: `classes`, `thresholds` (per class), `height`, `width`, `fractions` (per class,
+  the share of pixels at or above its threshold) and `masks`: per class a COCO-style uncompressed RLE,
   `{"size": [H, W], "counts": [...]}`, runs alternating background/foreground starting
   with background, over the pixels in column-major (Fortran) order, as pycocotools'
   `frPyObjects` reads it. With probabilities, `probabilities`: `{"dtype": "float16",
@@ -50,7 +50,7 @@ def png_mask(masks: np.ndarray) -> np.ndarray:
     return masks
 
 
-def png(probs: np.ndarray, threshold: float) -> bytes:
+def png(probs: np.ndarray, threshold: float | np.ndarray) -> bytes:
     import imagecodecs
 
     mask = png_mask(channel_masks(probs, threshold))
@@ -64,7 +64,7 @@ def labels_png(labels: np.ndarray) -> bytes:
     return bytes(imagecodecs.png_encode(np.ascontiguousarray(labels, np.uint16), level=1))
 
 
-def tiff(probs: np.ndarray, threshold: float, probabilities: bool) -> bytes:
+def tiff(probs: np.ndarray, threshold: float | np.ndarray, probabilities: bool) -> bytes:
     import tifffile
 
     masks = channel_masks(probs, threshold)
@@ -134,15 +134,16 @@ def from_rle(encoded: dict[str, Any]) -> np.ndarray:
 
 def as_json(
     probs: np.ndarray,
-    threshold: float,
+    threshold: float | np.ndarray,
     classes: list[str],
     probabilities: bool,
     labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     present = probs >= threshold
+    per_class = np.broadcast_to(np.asarray(threshold, dtype=np.float32), (len(classes),))
     answer: dict[str, Any] = {
         "classes": classes,
-        "threshold": threshold,
+        "thresholds": [round(float(t), 6) for t in per_class],
         "height": int(probs.shape[0]),
         "width": int(probs.shape[1]),
         "fractions": {name: float(present[..., k].mean()) for k, name in enumerate(classes)},

@@ -140,7 +140,7 @@ class Predictor:
             },
             "backend": self.backend.name,
             "classes": list(self.card.classes),
-            "threshold": self.card.output.threshold,
+            "thresholds": self.card.output.thresholds,
             "instance_labels": self.makes_labels,
         }
 
@@ -190,7 +190,7 @@ class Predictor:
         (501 if this server lacks scikit-image; the caller checked `card.output.instances`)."""
         if self.labels_error is not None:
             raise ApiError(501, "not_implemented", self.labels_error)
-        present = probs >= self.card.output.threshold
+        present = probs >= self.card.output.threshold_array()
         labels = self.runner.instances(present, probs)
         if labels.size and int(labels.max()) > MAX_LABEL:
             raise ApiError(
@@ -217,7 +217,7 @@ class Predictor:
         try:
             shape = (reader.frames, reader.height, reader.width)
             results = self._results(runner, path, reader, deadline)
-            outputs.write(results, shape, self.card.output.threshold)
+            outputs.write(results, shape, self.card.output.threshold_array())
             return outputs.temps["labels" if labels else "mask"]
         except InputDataError as exc:
             outputs.discard()

@@ -50,7 +50,7 @@ class Prediction(BaseModel):
     """`format=json`: see `stackseg.serve.encode`."""
 
     classes: list[str]
-    threshold: float
+    thresholds: list[float]
     height: int
     width: int
     fractions: dict[str, float]
@@ -67,7 +67,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 IMAGE_ERRORS = _errors(401, 413, 415, 422, 501, 503, 504)
 JSON_EXAMPLE = {
     "classes": ["nucleus", "membrane"],
-    "threshold": 0.5,
+    "thresholds": [0.5, 0.5],
     "height": 2,
     "width": 3,
     "fractions": {"nucleus": 0.5, "membrane": 0.0},
@@ -123,7 +123,7 @@ def check_labels(predictor: Predictor) -> None:
 
 def answer(predictor: Predictor, probs: Any, format: str, probabilities: bool) -> Any:
     """The body of POST /predict (in the worker thread): bytes, or the JSON's dict."""
-    threshold = predictor.card.output.threshold
+    threshold = predictor.card.output.threshold_array()
     if format == "labels":
         return encode.labels_png(predictor.labels(probs))
     if format == "json":

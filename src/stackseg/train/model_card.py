@@ -54,6 +54,10 @@ TRAINING_CODE = (
     "commands/train.py",
     "contracts",
     "atomic.py",
+    # threshold auto predicts the val split (train/threshold.py)
+    "predict.py",
+    "runtime.py",
+    "evaluate/io.py",
 )
 
 
@@ -158,7 +162,9 @@ def build_card(
             channels=len(cfg.classes),
             activation="sigmoid",
             meaning="channel k = probability that the pixel belongs to classes[k]",
-            threshold=t.training_threshold,  # auto: issue 16, chosen on val
+            # auto: 0.5 here, then chosen on val per class (train/threshold.py)
+            thresholds=[t.training_threshold] * len(cfg.classes),
+            threshold_rule="fixed",
             instances=instances_contract(data.manifest),
         ),
         prepared_scaling=data.manifest.scaling,

@@ -7,8 +7,9 @@
 3. Resume from the newest checkpoint of this exact run, if one exists.
 4. Fit with the callbacks (best weights, early stopping, lr plateau, dvclive, checkpoint;
    MLflow's per-epoch metrics when `tracking.mlflow.enabled`: `stackseg.tracking`).
-5. Save the best epoch's weights and the model card (`contracts.ModelCard`); delete the
-   checkpoints; finish the MLflow run (tags, card, curves).
+5. Save the best epoch's weights; with `train.threshold: auto` choose each class's
+   threshold on the val split (`threshold`); write the model card (`contracts.ModelCard`);
+   delete the checkpoints; finish the MLflow run (tags, card, curves).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from stackseg.contracts import ModelCard, write_card
 from stackseg.models import build_model, save_model, size_multiple
 from stackseg.tracking.hooks import start_train
 from stackseg.train import callbacks as cb
+from stackseg.train import threshold
 from stackseg.train.dataset import build_train_input, default_cache_budget
 from stackseg.train.determinism import (
     check_pinned,
@@ -150,6 +152,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
             variable.assign(value)
     save_model(model, cfg.paths.model)
     card = build_card(cfg, data, hashes, state, size_multiple(t), cwd)
+    card = threshold.apply(cfg, card, model, data)  # auto: per class, chosen on val
     write_card(card, cfg.paths.model_card)
     cb.set_best(live, state.best_summary())
     live.end()
