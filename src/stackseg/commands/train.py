@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    cfg = load_config(args.params)
+    if args.local_workers is not None and args.local_workers < 1:
+        raise ConfigError(f"--local-workers must be 1 or more, not {args.local_workers}")
+    cfg = load_config(args.params)  # checked here once, before any worker starts
     if args.local_workers is not None:
-        if args.local_workers < 1:
-            raise ConfigError(f"--local-workers must be 1 or more, not {args.local_workers}")
         from stackseg.train import launch
 
         launch.run_local(args.params, args.local_workers, verbose=args.verbose)

@@ -83,6 +83,8 @@ def setup() -> Replicas:
     """Join the cluster (if any) and make every Keras model data-parallel over all devices."""
     import jax
 
+    if log.getEffectiveLevel() > logging.DEBUG:  # "Unable to initialize backend 'tpu'": noise
+        logging.getLogger("jax").setLevel(logging.WARNING)
     # 64-bit types as under TensorFlow: the pooled metrics count pixels in float64
     jax.config.update("jax_enable_x64", True)
     import keras

@@ -44,6 +44,8 @@ def worker_env(index: int, workers: int, port: int) -> dict[str, str]:
             distributed.ADDRESSES_VAR: f"{LOOPBACK}:{port}",
             distributed.PROCESSES_VAR: str(workers),
             distributed.PROCESS_ID_VAR: str(index),
+            # the coordinator listens on loopback only (jax's default: every interface)
+            "JAX_COORDINATOR_BIND_ADDRESS": f"{LOOPBACK}:{port}",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -80,9 +82,13 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 def run_local(params: str, workers: int, verbose: bool = False) -> None:
     """Train with `workers` processes on this machine; returns when all have finished."""
-    port = free_port()
     command = [sys.executable, "-m", "stackseg.cli", *(["-v"] if verbose else [])]
-    command += ["train", "--params", params]
+    run_workers([*command, "train", "--params", params], workers)
+
+
+def run_workers(command: list[str], workers: int) -> None:
+    """Run `command` as workers 0..N-1 of one cluster; fails when any of them fails."""
+    port = free_port()
     lock = threading.Lock()
     procs: list[subprocess.Popen] = []
     threads = []
