@@ -196,6 +196,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument(
+        "--variants", type=int, default=len(VARIANTS), help="measure only the first N variants"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -207,7 +210,8 @@ def main() -> None:
     try:
         disk = prepare(work / "full", args.stacks, args.frames)
         results = {
-            name: run_variant(work / "full", name, args.steps, args.warmup) for name in VARIANTS
+            name: run_variant(work / "full", name, args.steps, args.warmup)
+            for name in list(VARIANTS)[: args.variants]
         }
         text = markdown(args, disk, results)
         print(text)
