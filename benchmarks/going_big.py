@@ -160,15 +160,15 @@ def markdown(args, disk: dict, results: dict[str, dict]) -> str:
         f"{args.frames} frames at 256 px), scaled to its {FULL_PAIRS:,} pairs. Training: "
         f"the full profile's U-Net ({results[base_name]['params']:,} parameters, batch 16), "
         f"{args.warmup} warm-up step(s), then {args.steps} timed steps per variant, each in "
-        "a fresh process. Machine shared with other jobs: ratios are of this one run.",
+        "a fresh process. Machine shared with other jobs (1-minute load average "
+        f"{os.getloadavg()[0]:.1f} at the end on {os.cpu_count()} cores): ratios are of "
+        "this one run. Synth and prepare times: docs/benchmarks/prepare.md.",
         "",
         "| data (projected to the full profile) | value |",
         "|---|---:|",
         f"| prepared files | {round(disk['files'] * scale):,} |",
         f"| prepared size | {disk['bytes'] * scale / 1e9:.2f} GB |",
         f"| raw TIFF size | {disk['raw_bytes'] * scale / 1e9:.2f} GB |",
-        f"| synth time | {disk['seconds']['synth'] * scale / 60:.1f} min |",
-        f"| prepare time | {disk['seconds']['prepare'] * scale / 60:.1f} min |",
         "",
         "| training variant | images/s | vs baseline | peak RSS MB |",
         "|---|---:|---:|---:|",
