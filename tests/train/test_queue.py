@@ -1,4 +1,4 @@
-"""Queued experiments: `make data`, commit, `dvc exp run --queue` twice, `dvc queue start -j 2`.
+"""Queued experiments: `make data`, commit, `dvc exp run --queue` twice, `dvc queue start`.
 
 A queued experiment runs in a temporary clone under .dvc/tmp/exps that has only what git
 and the DVC cache hold. data/raw is git-ignored, so it reaches the clone only as the
@@ -20,7 +20,6 @@ pytestmark = pytest.mark.slow
 
 LEARNING_RATES = {"lr-high": 0.01, "lr-low": 0.003}
 QUEUE_TIMEOUT = 300  # seconds; the two tiny experiments take ~45 s on 2 cores
-JOBS = "2"  # two queue workers at once (docs/experiments.md: what works with -j > 1)
 
 
 def _queue_rows(project: Path) -> dict[str, str]:
@@ -76,7 +75,7 @@ def test_queued_experiments_run_from_the_dvc_cache(tmp_path: Path):
             project,
         )
     try:
-        run(["dvc", "queue", "start", "-j", JOBS], project)
+        run(["dvc", "queue", "start", "-j", "1"], project)
         statuses = _wait_for_queue(project)
     finally:
         run(["dvc", "queue", "stop", "--kill"], project, check=False, timeout=120)
