@@ -163,7 +163,7 @@ class TrainConfig(Section):
     augment: AugmentConfig
     patience: Annotated[int, Field(ge=0)]
     reduce_lr: ReduceLRConfig
-    precision: Literal["float32", "mixed_bfloat16"]
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"]
     # probability -> mask: one number for every class (training metrics, the model card,
     # evaluate, infer, serve), or auto: per class, the one that maximises threshold_metric on
     # the val split, chosen after training and recorded in the model card

@@ -71,7 +71,9 @@ class PooledScore(keras.metrics.Metric):
 
     def reset_state(self):
         for variable in self.counts.values():
-            variable.assign(ops.zeros_like(variable))
+            variable.assign(
+                ops.zeros(variable.shape, variable.dtype)
+            )  # JAX: no zeros_like(Variable)
 
     def get_config(self) -> dict:
         return {

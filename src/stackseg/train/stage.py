@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from stackseg.contracts import ModelCard, write_card
 from stackseg.models import build_model, save_model, size_multiple
 from stackseg.tracking.hooks import start_train
 from stackseg.train import callbacks as cb
-from stackseg.train import threshold
+from stackseg.train import distributed, threshold
 from stackseg.train.dataset import build_train_input, default_cache_budget
 from stackseg.train.determinism import (
     check_pinned,
@@ -63,20 +64,28 @@ def restore(model: keras.Model, checkpoint: Checkpoint) -> None:
             variable.assign(value)
 
 
-def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -> ModelCard:
+def run(
+    cfg: Config,
+    cwd: Path | None = None,
+    cache_budget: int | None = None,
+    replicas: distributed.Replicas | None = None,
+) -> ModelCard:
     """Run the whole train stage (steps 1-5); returns the model card it wrote.
 
     `cwd` is the project whose git history dates the training code (default: the current
     directory); `cache_budget` caps the decoded-pair cache in bytes (default: half the
-    available memory).
+    available memory); `replicas`: data-parallel on JAX (distributed.py), where only the
+    chief writes outputs.
     """
     cwd = Path.cwd() if cwd is None else cwd
     t = cfg.train
     data = read_prepared(cfg.paths.prepared, cfg.classes)
     check_crop_size(data, t.image_size, size_multiple(t))
     hashes = {"raw": raw_hash(data), "prepared": prepared_hash(data), "code": code_hash()}
+    # data-parallel runs: engine, replicas and global batch join the params (card, resume key)
+    extra = {} if replicas is None else {"distributed": replicas.summary(t.batch_size)}
     key = resume_key(
-        {"params": train_params(cfg), "data": hashes["prepared"], "code": hashes["code"]}
+        {"params": train_params(cfg), "data": hashes["prepared"], "code": hashes["code"], **extra}
     )
     store = ResumeStore(cfg.paths.train_resume, key)
     if store.others():
@@ -84,7 +93,8 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
 
     check_pinned(t)
     log_mode(t)
-    tracked = start_train(cfg, cwd)  # MLflow (docs/mlflow.md); None when off or unreachable
+    # MLflow (docs/mlflow.md); None when off or unreachable, and on workers other than the chief
+    tracked = start_train(cfg, cwd) if replicas is None or replicas.chief else None
     configure_determinism(t.seed)
     set_precision(t.precision)
     model = build_model(t, len(cfg.classes), data.image_channels)
@@ -106,25 +116,34 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
         log.info("resuming after epoch %d from %s", checkpoint.epochs_done, store.dir)
     start = len(state.history)
 
+    batch = t.batch_size * (1 if replicas is None else replicas.devices)  # the global batch
     inputs = build_train_input(
         data.splits["train"],
         data.splits["val"],
         data.image_channels,
         len(cfg.classes),
-        t,
+        t if replicas is None else t.model_copy(update={"batch_size": batch}),
         t.seed,
         start,
         default_cache_budget() if cache_budget is None else cache_budget,
     )
-    live = open_live(cfg.paths.train_live, train_params(cfg))
+    if replicas is not None:  # this process's slice of each full global batch
+        steps = distributed.full_steps(len(data.splits["train"]), t.batch_size, replicas)
+        train = distributed.shard_train(
+            inputs.train, steps, t.epochs - start, replicas, t.batch_size
+        )
+        inputs = dataclasses.replace(inputs, train=train, steps_per_epoch=steps)
+    chief = replicas is None or replicas.chief
     keeper = cb.BestKeeper(state, best_values)
-    live_logger = cb.LiveLogger(live, state)
-    live_logger.replay()
     callbacks = [cb.EpochReseed(), cb.Recorder(state), keeper, cb.EarlyStop(state, t.patience)]
     if t.reduce_lr.enabled:
         callbacks.append(cb.PlateauLR(state, t.reduce_lr.factor, t.reduce_lr.patience))
-    callbacks += [live_logger, cb.Checkpointer(store, state, keeper)]
-    callbacks += [tracked.callback()] if tracked else []
+    live = open_live(cfg.paths.train_live, train_params(cfg)) if chief else None
+    if live is not None:  # only the chief logs, checkpoints and reports to MLflow
+        live_logger = cb.LiveLogger(live, state)
+        live_logger.replay()
+        callbacks += [live_logger, cb.Checkpointer(store, state, keeper)]
+        callbacks += [tracked.callback()] if tracked else []
 
     if start < t.epochs and not state.stopped_early:
         from stackseg.train.progress import EpochProgress
@@ -134,7 +153,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
             start + 1,
             t.epochs,
             inputs.steps_per_epoch,
-            t.batch_size,
+            batch,
         )
         model.fit(
             inputs.train,
@@ -142,7 +161,7 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
             epochs=t.epochs,
             initial_epoch=start,
             steps_per_epoch=inputs.steps_per_epoch,
-            callbacks=[*callbacks, EpochProgress(t.epochs, start)],
+            callbacks=[*callbacks, *([EpochProgress(t.epochs, start)] if chief else [])],
             shuffle=False,  # the dataset is already ordered per (seed, epoch)
             verbose=0,
         )
@@ -150,9 +169,15 @@ def run(cfg: Config, cwd: Path | None = None, cache_budget: int | None = None) -
     if keeper.best_values is not None:  # None only if val IoU was NaN in every epoch
         for variable, value in zip(model.variables, keeper.best_values, strict=True):
             variable.assign(value)
-    save_model(model, cfg.paths.model)
     card = build_card(cfg, data, hashes, state, size_multiple(t), cwd)
-    card = threshold.apply(cfg, card, model, data)  # auto: per class, chosen on val
+    if replicas is not None:
+        distributed.check_agreement(model, replicas)
+        card = card.model_copy(update={"params": {**card.params, **extra}})
+    # auto: per class, chosen on val (every worker predicts: collectives need them all)
+    card = threshold.apply(cfg, card, model, data)
+    if live is None:  # a worker other than the chief writes nothing
+        return card
+    save_model(model, cfg.paths.model)
     write_card(card, cfg.paths.model_card)
     cb.set_best(live, state.best_summary())
     live.end()
