@@ -31,8 +31,13 @@ DRAWN_PIXELS = """() => Object.fromEntries(Array.from(document.querySelectorAll(
         for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
     }
     return [c.closest('div[id]').id, n]; }))"""
-# instance-label data only: an empty chart for the demo's channel masks
-EMPTY_FOR_THE_DEMO = {"plots_evaluate_objects_f1_json"}
+# instance-label data only: an empty chart for the demo's channel masks; and the drift
+# stage's plots, which the `trained` fixture (through evaluate) does not run
+EMPTY_FOR_THE_DEMO = {
+    "plots_evaluate_objects_f1_json",
+    "plots_drift_histogram_json",
+    "plots_drift_scores_json",
+}
 
 
 def test_the_template_is_what_the_script_writes_from_the_pinned_packages():

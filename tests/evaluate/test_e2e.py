@@ -59,7 +59,9 @@ def test_repro_through_evaluate_metrics_and_plots(tmp_path):
     assert metrics["mean"] == document["mean"]
 
     rendered = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
-    assert rendered.get("errors", []) == []
+    # only the drift stage's plots are missing: this run stops at evaluate
+    missing = [e["source"] for e in rendered.get("errors", [])]
+    assert all(source.startswith("plots/drift/") for source in missing), rendered["errors"]
     data = rendered["data"]
     for plot_id in (
         "Loss",

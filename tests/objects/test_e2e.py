@@ -24,7 +24,9 @@ def _params() -> dict:
     params = tiny_params(
         synth={"dtype": "uint16"},  # microscopy's type: the training window applies
         prepare={"mask_format": "labels", "labels_boundary": True, "scaling": "training"},
-        train={"epochs": 2, "loss": "bce_dice", "threshold": "auto"},
+        # fast: this test trains inside pytest's process, where TensorFlow already started
+        # (portable pins its environment before TensorFlow starts)
+        train={"epochs": 2, "loss": "bce_dice", "threshold": "auto", "reproducibility": "fast"},
     )
     params["classes"] = labels["classes"]
     return params

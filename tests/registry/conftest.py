@@ -4,8 +4,9 @@ loopback S3 server (nanio) as its DVC remote.
 The `trained` fixture ran its stages with `stackseg <stage>`, not `dvc repro`: there is no
 dvc.lock and nothing is committed. `registrable` records the stages it ran (`dvc commit`,
 which hashes without running anything), copies the project's .gto and commits it all.
-The export stage is dropped from that copy's dvc.yaml: the fixture never exported, and
-`dvc exp save` (tests/registry/test_select.py) refuses a stage whose outputs are missing.
+The stages after evaluate (export, reference, drift) are dropped from that copy's dvc.yaml:
+the fixture never ran them, and `dvc exp save` (tests/registry/test_select.py) refuses a
+stage whose outputs or dependencies are missing.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def registrable(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("registrable") / "proj"
     shutil.copytree(trained.root, root, symlinks=True)
     dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
-    dvc_yaml["stages"].pop("export", None)
+    for stage in list(dvc_yaml["stages"]):
+        if stage not in RAN:
+            dvc_yaml["stages"].pop(stage)
     (root / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml, sort_keys=False))
     shutil.copy(ROOT / ".gto", root / ".gto")
     add_project_remote(root)

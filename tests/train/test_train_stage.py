@@ -78,8 +78,10 @@ def test_outputs_and_contract(reference: Path):
         "channels": 3,
         "activation": "sigmoid",
         "meaning": "channel k = probability that the pixel belongs to classes[k]",
-        "threshold": 0.5,
+        "thresholds": [0.5, 0.5, 0.5],  # train.threshold 0.5, one per class
+        "threshold_rule": "fixed",
         "instances": None,  # not instance labels: written without the key (card.dumps)
+        "threshold_choice": None,  # auto only
     }
     assert "instances" not in text
     lineage = card.lineage

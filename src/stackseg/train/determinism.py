@@ -45,9 +45,10 @@ def portable_environment(threads: int) -> dict[str, str | None]:
         # bfloat16 on CPUs that have it (AMX, AVX512_BF16): strict float32 everywhere
         "ONEDNN_DEFAULT_FPMATH_MODE": "STRICT",
         "TF_SET_ONEDNN_FPMATH_MODE": None,
-        # the kernels themselves: oneDNN's (TF's default on x86), never ZenDNN's or TF's
-        # experimental deep-conv path, whatever the machine's image sets
-        "TF_ENABLE_ONEDNN_OPTS": "1",
+        # the kernels themselves: oneDNN's (TF's default on x86: removing the variable keeps
+        # it; setting it to 1 makes TF print a notice whatever TF_CPP_MIN_LOG_LEVEL says),
+        # never ZenDNN's or TF's experimental deep-conv path, whatever the machine's image sets
+        "TF_ENABLE_ONEDNN_OPTS": None,
         "TF_ENABLE_ZENDNN_OPTS": "0",
         "TF_USE_DEEP_CONV2D": "0",
         # a fixed intra-op pool: the same reduction splits on 1 core or 64
