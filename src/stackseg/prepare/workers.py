@@ -136,6 +136,7 @@ class Workers:
     def __init__(self, count: int):
         self.count = count
         self._executor: ProcessPoolExecutor | None = None
+        self._releasing: threading.Thread | None = None
         if count > 1:
             log.debug("starting %d worker processes", count)
             self._executor = ProcessPoolExecutor(
@@ -169,12 +170,22 @@ class Workers:
 
     def release(self) -> None:
         """No more work: let the workers exit while this process finishes up."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None and self._releasing is None:
+            # A waiting shutdown in a thread, not shutdown(wait=False): after that, a later
+            # shutdown(wait=True) no longer waits, and CPython 3.11's exit hook can then
+            # race the pool's own thread closing its wake-up pipe ("Exception ignored").
+            self._releasing = threading.Thread(
+                target=self._executor.shutdown,
+                kwargs={"wait": True, "cancel_futures": True},
+                name="release-workers",
+            )
+            self._releasing.start()
 
     def close(self) -> None:
         """Stop the workers; return only when none is running a task (none writes any more)."""
-        if self._executor is not None:
+        if self._releasing is not None:
+            self._releasing.join()
+        elif self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Workers:
