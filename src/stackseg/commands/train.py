@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> None:
     from stackseg.train import distributed
 
     replicas = distributed.setup() if distributed.requested() else None
+    from stackseg.tracking.hooks import end_open_runs
     from stackseg.train import stage  # TensorFlow only when actually training
 
-    stage.run(cfg, replicas=replicas)
+    try:
+        stage.run(cfg, replicas=replicas)
+    except BaseException as exc:  # Ctrl-C and SIGTERM (cli.Terminated) included
+        end_open_runs(exc)
+        raise

@@ -7,6 +7,9 @@ Train (`start_train`, `TrainRun.callback`, `TrainRun.finish`):
 3. at the end: the tags of `lineage` (git commit, data hashes, DVC experiment, the model's
    sha256 and DVC-remote URL), the model card (artifact `card/`) and dvclive's training
    curves (artifact `curves/`); the run is marked finished.
+4. if the stage fails or is stopped before that (an error, Ctrl-C, SIGTERM), `end_open_runs`
+   (called by `stackseg train`) marks the run FAILED or KILLED, so MLflow does not show it
+   RUNNING forever; only a SIGKILL leaves it so.
 
 Evaluate (`log_evaluation`): finds the run of the model it scored by the model file's sha256
 tag (a new run when train was not tracked) and adds the numbers of metrics/evaluate.json as
@@ -69,6 +72,7 @@ class TrainRun:
 
     def __init__(self, session: Session, run_id: str):
         self.session, self.run_id = session, run_id
+        _OPEN.append(self)
 
     def callback(self) -> Any:
         """A Keras callback logging each epoch's logs (one request per epoch)."""
@@ -98,6 +102,7 @@ class TrainRun:
         if curves.is_dir():
             session.call(session.client.log_artifacts, run_id, str(curves), "curves")
         session.call(session.client.set_terminated, run_id, "FINISHED")
+        _OPEN.remove(self)
         if session.active:
             log.info(
                 "MLflow: run %s in experiment %s (%.1f s in MLflow)",
@@ -105,6 +110,20 @@ class TrainRun:
                 session.settings.experiment,
                 session.seconds,
             )
+
+
+# runs started and not finished: the train stage failed or was stopped if any is left
+_OPEN: list[TrainRun] = []
+
+
+def end_open_runs(exc: BaseException) -> None:
+    """Mark the runs the failed stage left open FAILED (an error) or KILLED (Ctrl-C, SIGTERM)."""
+    status = "FAILED" if isinstance(exc, Exception) else "KILLED"
+    while _OPEN:
+        run = _OPEN.pop()
+        run.session.call(run.session.client.set_terminated, run.run_id, status)
+        if run.session.active:
+            log.info("MLflow: run %s marked %s", run.run_id, status)
 
 
 def start_train(cfg: Config, root: Path) -> TrainRun | None:
