@@ -4,8 +4,8 @@ This machine cannot be another CPU type, so the slow test perturbs what differs 
 machines and a user can change here: the cores the process may use (TensorFlow's default
 thread pool follows them) and oneDNN's instruction set (`ONEDNN_MAX_CPU_ISA` in the user's
 environment, as a CPU without AVX-512 would have it). portable must give the same bytes
-under both; fast must not (so the perturbation is real and the test can fail). No hash is
-compared with a committed value: that needs a measurement on each CPU vendor first.
+under both; fast must not (so the perturbation is real and the test can fail). Across CPU
+vendors: devtools/portable_hash.py, which CI runs after the suite (docs/reproducibility.md).
 """
 
 from __future__ import annotations
