@@ -3,7 +3,9 @@
 - `stackseg_requests_total{endpoint, method, status}`: answered requests;
 - `stackseg_request_duration_seconds{endpoint}`: latency histogram (whole request);
 - `stackseg_errors_total{endpoint, error}`: 4xx/5xx answers by error code;
-- `stackseg_requests_in_flight{endpoint}`: requests being answered now.
+- `stackseg_requests_in_flight{endpoint}`: requests being answered now;
+- `stackseg_drift_dropped_frames_total`: predicted frames left out of the drift window
+  because its queue was full (`window.DriftWindow`: drift never delays an answer).
 
 `endpoint` is the route's path (`/predict`), or `other` for unknown paths, so a scanner
 cannot grow the label set. One process (`--workers 1`): each app has its own registry
@@ -76,6 +78,11 @@ class Metrics:
             "stackseg_errors",
             "Requests answered with an error",
             ["endpoint", "error"],
+            registry=registry,
+        )
+        self.drift_dropped = Counter(
+            "stackseg_drift_dropped_frames",
+            "Predicted frames left out of the drift window: its queue was full",
             registry=registry,
         )
         self.in_flight = Gauge(
