@@ -97,19 +97,10 @@ class Predictor:
 
     @classmethod
     def load(cls, cfg: Config, files: models.ModelFiles, pool: int) -> Predictor:
-        card = models.read_model_card(files)
-        name = cfg.infer.backend
-        backend = models.load_backend(files, name, backend_threads(cfg, pool), card)
-        options = Options(
-            inputs=[],
-            out=Path("."),
-            backend=name,
-            batch_size=cfg.infer.batch_size,
-            show_progress=False,
-        )
-        predictor = cls(cfg, files, card, backend, options)
-        predictor.runner = Runner(cfg, options, files, card, backend)
-        predictor.labels_error = _labels_error(cfg, files, card)
+        runner = Runner.in_memory(cfg, files, cfg.infer.backend, backend_threads(cfg, pool))
+        predictor = cls(cfg, files, runner.card, runner.backend, runner.options)
+        predictor.runner = runner
+        predictor.labels_error = _labels_error(cfg, files, runner.card)
         predictor.warm_up()
         return predictor
 
