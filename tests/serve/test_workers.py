@@ -78,7 +78,10 @@ def test_two_workers_share_one_metrics(model_dir, trained, frames, tmp_path):
         assert len(per_worker) == 2 and min(per_worker) > 0, per_worker
         assert sum(per_worker) == CLIENTS * REQUESTS
         for _ in range(4):  # whichever worker answers /metrics, it counts both
-            counts = COUNT.findall(httpx.get(f"{url}/metrics", timeout=10).text)
-            assert counts == [f"{CLIENTS * REQUESTS}.0"]
+            text = httpx.get(f"{url}/metrics", timeout=10).text
+            assert COUNT.findall(text) == [f"{CLIENTS * REQUESTS}.0"]
+            # one worker's drift window is not the server's: no drift gauges (serving.md)
+            assert "stackseg_drift_dropped_frames_total 0.0" in text
+            assert "stackseg_drift_frames" not in text
     assert server.returncode == 0 and not server.killed, server.text()
     assert list(temp.glob("stackseg-metrics-*")) == []  # removed at exit
