@@ -169,3 +169,26 @@ def test_a_huge_frame_queues_a_small_copy_and_its_outputs():
     assert crop.shape == (windows.MAX_SIDE, windows.MAX_SIDE, 1) and crop.base is None
     assert outputs == prediction_features(probs, ["a"], 0.5)
     assert outputs["fraction_a"] == pytest.approx(0.25, abs=1e-3)
+
+
+def test_workers_share_their_rows_the_window_is_the_last_frames_of_all(tmp_path):
+    """`--workers N`: each worker publishes its rows to the shared folder; every worker's
+    window is the last `size` frames of all of them, in the order they were predicted."""
+    rng = np.random.default_rng(1)
+    probs = rng.random((16, 16, 1), dtype=np.float32)
+    one, two = (DriftWindow(4, 8, ["a"], 0.5, share=tmp_path, worker=name) for name in ("1", "2"))
+    levels = [10, 60, 110, 160, 210, 250]  # frame i's mean grey level
+    for index, level in enumerate(levels):  # alternating workers, as connections come
+        window = one if index % 2 == 0 else two
+        window.add(np.full((16, 16, 1), level, np.uint8), probs)
+        window.publish()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drift-1.npy", "drift-2.npy"]
+    for window in (one, two):
+        _, images, outputs = window.profiles()
+        assert images.features["mean"].tolist() == levels[-4:]  # the window's last 4
+        assert images.histograms.shape == (4, 8) and outputs.frames == 4
+        assert window.frames() == 4
+    # without a folder a window is its own worker's alone
+    alone = DriftWindow(4, 8, ["a"], 0.5)
+    alone.add(np.full((16, 16, 1), 10, np.uint8), probs)
+    assert alone.frames() == 1

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import BIN
 from tests.serve.conftest import png_bytes, write_params
-from tests.servers import Server, free_port, server_env, serving
+from tests.servers import Server, free_port, server_env, serving, wait_until
 
 CLIENTS, REQUESTS = 4, 4
 COUNT = re.compile(
@@ -80,8 +80,12 @@ def test_two_workers_share_one_metrics(model_dir, trained, frames, tmp_path):
         for _ in range(4):  # whichever worker answers /metrics, it counts both
             text = httpx.get(f"{url}/metrics", timeout=10).text
             assert COUNT.findall(text) == [f"{CLIENTS * REQUESTS}.0"]
-            # one worker's drift window is not the server's: no drift gauges (serving.md)
             assert "stackseg_drift_dropped_frames_total 0.0" in text
-            assert "stackseg_drift_frames" not in text
+
+        def window_is_everyone(server: Server) -> bool:  # each worker: the frames of both
+            texts = [httpx.get(f"{server.url}/metrics", timeout=10).text for _ in range(6)]
+            return all(f"stackseg_drift_frames {CLIENTS * REQUESTS}.0" in t for t in texts)
+
+        wait_until(server, window_is_everyone, 30)  # the rows are shared within ~0.1 s
     assert server.returncode == 0 and not server.killed, server.text()
     assert list(temp.glob("stackseg-metrics-*")) == []  # removed at exit

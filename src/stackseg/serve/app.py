@@ -59,7 +59,7 @@ async def _load(app: Any, settings: Settings) -> None:
     def load() -> Predictor:
         predictor = Predictor.load(state.cfg, settings.model_files(state.cfg), state.pool)
         # the drift window's thread, its dropped frames counted (stackseg.serve.window)
-        drift.attach(predictor, state.metrics.drift_dropped.inc)
+        drift.attach(predictor, state.metrics.drift_dropped.inc, state.metrics.folder)
         return predictor
 
     try:

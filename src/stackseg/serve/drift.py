@@ -15,8 +15,9 @@ model's reference (docs/drift.md).
   scores, thresholds, verdict. 409 `no_reference` when the model has no reference,
   503 `no_frames` while the window is empty.
 - /metrics gauges: `stackseg_drift_frames`, `stackseg_drift_detected` (0/1),
-  `stackseg_drift_score{metric}`, `stackseg_drift_threshold{metric}`. With --workers N,
-  each process has its own window (docs/serving.md, "Drift with several workers").
+  `stackseg_drift_score{metric}`, `stackseg_drift_threshold{metric}`. With --workers N
+  the workers share their rows (`window`, in the metrics' multiprocess folder): /drift
+  and the gauges describe the server's last frames, whichever worker answers.
 
 The reference is the file of params `paths.drift_reference` for the workspace's model,
 else `reference.json` beside the served .keras file (registry/fetch.py puts it there).
@@ -41,9 +42,11 @@ ATTRIBUTE = "drift_window"  # the predictor's window (one model, one window)
 _CREATE = threading.Lock()
 
 
-def window_of(predictor: Any, on_drop: Callable[[], object] | None = None) -> DriftWindow:
+def window_of(
+    predictor: Any, on_drop: Callable[[], object] | None = None, share: Path | None = None
+) -> DriftWindow:
     """The predictor's window, made (and its thread started) on first use; its bins: the
-    reference's, else params."""
+    reference's, else params; `share`: the folder where the workers share their rows."""
     window = getattr(predictor, ATTRIBUTE, None)
     if window is None:
         with _CREATE:
@@ -58,15 +61,17 @@ def window_of(predictor: Any, on_drop: Callable[[], object] | None = None) -> Dr
                     list(card.classes),
                     card.output.thresholds,
                     on_drop,
+                    share=share,
                 )
                 window.start()
                 setattr(predictor, ATTRIBUTE, window)
     return window
 
 
-def attach(predictor: Any, on_drop: Callable[[], object]) -> DriftWindow:
-    """The app's window for a just-loaded predictor, drops counted by `on_drop`."""
-    return window_of(predictor, on_drop)
+def attach(predictor: Any, on_drop: Callable[[], object], share: str | None) -> DriftWindow:
+    """The app's window for a just-loaded predictor, drops counted by `on_drop`; with
+    `--workers N`, its rows shared in `share` (the metrics' multiprocess folder)."""
+    return window_of(predictor, on_drop, Path(share) if share else None)
 
 
 def close(predictor: Any) -> None:
@@ -132,7 +137,7 @@ class _Collector:
 
         predictor = self.app.state.predictor
         frames = GaugeMetricFamily("stackseg_drift_frames", "Frames in the drift window")
-        frames.add_metric([], len(window_of(predictor).rows) if predictor is not None else 0)
+        frames.add_metric([], window_of(predictor).frames() if predictor is not None else 0)
         yield frames
         try:
             _, report = current(self.app)

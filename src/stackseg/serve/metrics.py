@@ -13,7 +13,8 @@ cannot grow the label set. One process (`--workers 1`): each app has its own reg
 `stackseg serve` makes a fresh private folder (`shared_folder`) and names it in
 `PROMETHEUS_MULTIPROC_DIR` before the workers start; each worker writes its values to
 memory-mapped files there, and GET /metrics, whichever worker answers, sums every
-worker's files (`MultiProcessCollector`; the in-flight gauge over the live workers only).
+worker's files (`MultiProcessCollector`; the in-flight gauge over the live workers only),
+followed by the collectors registered on the app's own registry (the drift gauges).
 The folder is removed when the server stops.
 """
 
@@ -102,7 +103,9 @@ class Metrics:
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.folder)
-        return generate_latest(registry)
+        # + the collectors registered on this app's registry (the drift gauges, computed
+        # from the window the workers share)
+        return generate_latest(registry) + generate_latest(self.registry)
 
     def close(self) -> None:
         """At the worker's exit: its in-flight gauge no longer counts (multiprocess)."""

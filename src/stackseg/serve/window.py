@@ -1,37 +1,46 @@
 """The drift window of a server: a bounded rolling window of predicted frames' features,
-filled off the request path.
+filled off the request path, and shared between the worker processes of one server.
 
 `DriftWindow.offer` (called for every predicted frame, in the request's worker thread)
 only puts references to the frame and its probabilities (no copy) into a bounded queue;
 ONE background thread (`start`) computes each frame's image features, histogram and
-predicted class fractions/confidence (`stackseg.drift`) and appends them under the lock.
-A full queue (the thread is behind) drops the frame and counts it (`dropped`, `on_drop`):
-an answer never waits for drift. Frames over MAX_PIXELS are described by their central
-MAX_SIDE x MAX_SIDE crop (copied) and their outputs are computed at once, so the queue
-never holds a huge frame or its probabilities. `profiles` reads the window under the lock.
+predicted class fractions/confidence (`stackseg.drift`) and appends them, as one row of
+numbers stamped with the time, under the lock. A full queue (the thread is behind) drops
+the frame and counts it (`dropped`, `on_drop`): an answer never waits for drift. Frames
+over MAX_PIXELS are described by their central MAX_SIDE x MAX_SIDE crop (copied) and
+their outputs are computed at once, so the queue never holds a huge frame or its
+probabilities.
+
+With `share` (a folder: `--workers N` gives Prometheus' multiprocess folder), the thread
+also publishes its rows to `share/drift-<pid>.npy` (atomically, at most every PUBLISH_S
+seconds and once idle), and `profiles` merges every worker's rows by their time stamps:
+the window is the last `size` frames the server predicted, whichever worker answered.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stackseg.drift import DriftReport, Profile, compare
 from stackseg.drift.features import FEATURES, frame_features, histogram
-from stackseg.drift.outputs import prediction_features
+from stackseg.drift.outputs import CONFIDENCE, fraction_name, prediction_features
 
 MAX_SIDE = 1024
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
 QUEUE_FRAMES = 32  # frames waiting for their features; more are dropped (and counted)
+PUBLISH_S = 0.1  # a worker's rows reach the others within about this
 log = logging.getLogger("stackseg.serve")
-Row = tuple[dict[str, float], np.ndarray, dict[str, float]]
 
 
 def _crop(frame: np.ndarray) -> np.ndarray:
@@ -43,10 +52,11 @@ def _crop(frame: np.ndarray) -> np.ndarray:
 
 
 class DriftWindow:
-    """The last `size` predicted frames' features; `version` counts frames ever added.
+    """The last `size` predicted frames' features; `version` counts frames ever added here.
 
-    `offer` (the request path) queues a frame; the thread of `start` computes its features
-    and `add`s them. `on_drop` is called for each frame dropped from a full queue."""
+    A row: [time stamp, FEATURES..., histogram (bins)..., fraction per class, confidence].
+    `offer` (the request path) queues a frame; the thread of `start` computes its row.
+    `on_drop` is called for each frame dropped from a full queue."""
 
     def __init__(
         self,
@@ -56,16 +66,22 @@ class DriftWindow:
         threshold: Any,
         on_drop: Callable[[], object] | None = None,
         queue_frames: int = QUEUE_FRAMES,
+        share: Path | None = None,
+        worker: str | None = None,
     ) -> None:
-        self.bins, self.classes, self.threshold = bins, classes, threshold
-        self.rows: deque[Row] = deque(maxlen=size)
+        self.size, self.bins, self.classes, self.threshold = size, bins, classes, threshold
+        self.outputs = [*(fraction_name(name) for name in classes), CONFIDENCE]
+        self.rows: deque[np.ndarray] = deque(maxlen=size)
         self.version = 0
         self.dropped = 0
         self.lock = threading.Lock()
         self.on_drop = on_drop
         self.pending: queue.Queue[tuple[np.ndarray, Any] | None] = queue.Queue(queue_frames)
         self.thread: threading.Thread | None = None
-        self._cached: tuple[int, DriftReport] | None = None
+        self.share = share
+        self.file = f"drift-{worker or os.getpid()}.npy"  # this worker's rows in `share`
+        self.published = (0, 0.0)  # (version, time) of the last publish
+        self._cached: tuple[Any, DriftReport] | None = None
 
     def offer(self, frame: np.ndarray, probs: np.ndarray) -> bool:
         """Queue one predicted frame (False: the queue was full, the frame is dropped)."""
@@ -88,7 +104,15 @@ class DriftWindow:
         """One frame's features into the window (`probs`: (H, W, K), or its outputs)."""
         if not isinstance(probs, dict):
             probs = prediction_features(probs, self.classes, self.threshold)
-        row = (frame_features(frame), histogram(frame, self.bins), probs)
+        features = frame_features(frame)
+        row = np.concatenate(
+            [
+                [time.time()],
+                [features[name] for name in FEATURES],
+                histogram(frame, self.bins),
+                [probs[name] for name in self.outputs],
+            ]
+        )
         with self.lock:  # the features were computed outside it: only the append waits
             self.rows.append(row)
             self.version += 1
@@ -104,15 +128,58 @@ class DriftWindow:
 
     def _drain(self) -> None:
         while True:
-            item = self.pending.get()
+            unpublished = self.share is not None and self.published[0] != self.version
+            try:
+                item = self.pending.get(timeout=PUBLISH_S if unpublished else None)
+            except queue.Empty:  # idle: the last rows go out
+                self.publish()
+                continue
             try:
                 if item is None:
+                    self.publish()
                     return
                 self.add(*item)
+                if time.monotonic() - self.published[1] >= PUBLISH_S:
+                    self.publish()
             except Exception:  # one frame's features: never the end of the thread
                 log.exception("drift features of a frame failed")
             finally:
                 self.pending.task_done()
+
+    def publish(self) -> None:
+        """This worker's rows to `share/drift-<pid>.npy`, for the other workers."""
+        if self.share is None:
+            return
+        from stackseg.atomic import write_bytes
+
+        with self.lock:
+            rows, version = list(self.rows), self.version
+        buffer = io.BytesIO()
+        np.save(buffer, self._matrix(rows), allow_pickle=False)
+        try:
+            write_bytes(self.share / self.file, buffer.getvalue())
+        except OSError as exc:  # the folder went away (the server is stopping)
+            log.warning("drift rows not shared: %s", exc)
+        self.published = (version, time.monotonic())
+
+    def _matrix(self, rows: list[np.ndarray]) -> np.ndarray:
+        width = 1 + len(FEATURES) + self.bins + len(self.outputs)
+        return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+
+    def _others(self) -> tuple[list[np.ndarray], tuple[Any, ...]]:
+        """The other workers' published rows, and their files' stamps (the cache key)."""
+        if self.share is None:
+            return [], ()
+        found, stamps = [], []
+        for path in sorted(self.share.glob("drift-*.npy")):
+            if path.name == self.file:
+                continue
+            try:
+                stamps.append((path.name, path.stat().st_mtime_ns))
+                found.append(np.load(path, allow_pickle=False))
+            except (OSError, ValueError):  # replaced or removed while read: skipped
+                continue
+        return found, tuple(stamps)
 
     def drained(self, timeout: float) -> bool:
         """Wait (at most `timeout` s) until every queued frame is in the window."""
@@ -137,24 +204,34 @@ class DriftWindow:
             return
         thread.join(timeout)
 
-    def profiles(self) -> tuple[int, Profile, Profile]:
-        """(version, image profile, output profile) of the frames in the window now."""
+    def profiles(self) -> tuple[Any, Profile, Profile]:
+        """(version, image profile, output profile) of the frames in the window now: the
+        last `size` rows of every worker by time stamp (this worker's alone without
+        `share`); `version` changes whenever they may have."""
         with self.lock:
             rows, version = list(self.rows), self.version
+        others, stamps = self._others()
+        matrix = np.concatenate([self._matrix(rows), *others])
+        if others:
+            matrix = matrix[np.argsort(matrix[:, 0], kind="stable")][-self.size :]
         images = Profile(
-            {name: np.array([r[0][name] for r in rows]) for name in FEATURES},
-            np.array([r[1] for r in rows]).reshape(len(rows), self.bins),
+            {name: matrix[:, 1 + k] for k, name in enumerate(FEATURES)},
+            matrix[:, 1 + len(FEATURES) : 1 + len(FEATURES) + self.bins],
         )
-        names = list(rows[0][2]) if rows else []
-        outputs = Profile({name: np.array([r[2][name] for r in rows]) for name in names})
-        return version, images, outputs
+        first = 1 + len(FEATURES) + self.bins
+        outputs = Profile({name: matrix[:, first + k] for k, name in enumerate(self.outputs)})
+        return (version, stamps), images, outputs
+
+    def frames(self) -> int:
+        """How many frames the window holds now (every worker's, with `share`)."""
+        return self.profiles()[1].frames
 
     def report(self, reference: Any) -> DriftReport | None:
         """The window against the reference (None while empty); computed once per version."""
-        cached = self._cached
-        if cached is not None and cached[0] == self.version:
-            return cached[1]
         version, images, outputs = self.profiles()
+        cached = self._cached
+        if cached is not None and cached[0] == version:
+            return cached[1]
         if not images.frames:
             return None
         report = compare(reference, images, outputs)
