@@ -132,7 +132,7 @@ class DriftWindow:
             try:
                 item = self.pending.get(timeout=PUBLISH_S if unpublished else None)
             except queue.Empty:  # idle: the last rows go out
-                self.publish()
+                self._safely(self.publish)
                 continue
             try:
                 if item is None:
@@ -145,6 +145,13 @@ class DriftWindow:
                 log.exception("drift features of a frame failed")
             finally:
                 self.pending.task_done()
+
+    @staticmethod
+    def _safely(work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("drift rows not shared")
 
     def publish(self) -> None:
         """This worker's rows to `share/drift-<pid>.npy`, for the other workers."""
@@ -175,10 +182,12 @@ class DriftWindow:
             if path.name == self.file:
                 continue
             try:
-                stamps.append((path.name, path.stat().st_mtime_ns))
-                found.append(np.load(path, allow_pickle=False))
+                stamp, rows = path.stat().st_mtime_ns, np.load(path, allow_pickle=False)
             except (OSError, ValueError):  # replaced or removed while read: skipped
                 continue
+            if rows.ndim == 2 and rows.shape[1] == self._matrix([]).shape[1]:
+                stamps.append((path.name, stamp))
+                found.append(rows)
         return found, tuple(stamps)
 
     def drained(self, timeout: float) -> bool:
