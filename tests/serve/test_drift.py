@@ -146,8 +146,8 @@ def test_a_full_queue_drops_frames_and_counts_them_without_waiting():
     assert len(window.rows) == 0  # nothing computed on the caller's thread
     window.start()
     assert window.drained(timeout=30)
-    version, images, outputs = window.profiles()
-    assert version == 3 and images.frames == 3
+    _, images, outputs = window.profiles()
+    assert window.version == 3 and images.frames == 3
     assert set(outputs.features) == {"fraction_a", "fraction_b", "confidence"}
     window.close()
     assert window.thread is not None and not window.thread.is_alive()
