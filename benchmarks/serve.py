@@ -179,9 +179,16 @@ def over_http(url: str, frames: list[Path], clients: int):
             data = bodies[(start + turn) % len(bodies)]
             began = time.perf_counter()
             body, content_type = multipart(data)
-            connection.request("POST", "/predict", body, {"Content-Type": content_type})
-            answer = connection.getresponse()
-            content = answer.read()
+            for attempt in (1, 2):  # uvicorn closes connections idle for 5 s: open anew
+                try:
+                    connection.request("POST", "/predict", body, {"Content-Type": content_type})
+                    answer = connection.getresponse()
+                    content = answer.read()
+                    break
+                except (ConnectionError, http.client.RemoteDisconnected):
+                    connection.close()
+                    if attempt == 2:
+                        raise
             times.append(time.perf_counter() - began)
             if answer.status != 200:
                 raise SystemExit(f"POST /predict: {answer.status} {content[:300]!r}")
