@@ -161,18 +161,12 @@ class Predictor:
         """POST /predict's work: `encode(probabilities)` of a one-frame upload; the frame
         goes to the drift window only once the answer is made (the drift thread's numpy
         and scipy calls hold the GIL: started earlier, they slowed the encoding down)."""
-        frame, probs = self._frame(upload, deadline)
+        frame, probs = self.frame(upload, deadline)
         content = encode(probs)
         drift.observe(self, frame, probs)
         return content
 
-    def frame(self, upload: Upload, deadline: float) -> np.ndarray:
-        """Probabilities (H, W, K) of a one-frame upload (422 for a stack)."""
-        frame, probs = self._frame(upload, deadline)
-        drift.observe(self, frame, probs)
-        return probs
-
-    def _frame(self, upload: Upload, deadline: float) -> tuple[np.ndarray, np.ndarray]:
+    def frame(self, upload: Upload, deadline: float) -> tuple[np.ndarray, np.ndarray]:
         """(frame as the model saw it, probabilities) of a one-frame upload (422 for a stack)."""
         path = upload.name
         reader = self._open(path, upload)
