@@ -10,11 +10,14 @@ In one run, on this machine:
    (smooth random structures) in the model's channels, and steps 2-4 on them.
 2. In process: `stackseg.serve.predictor.Predictor` (the server's own object, loaded with
    the server's thread settings) does what /predict's worker thread does with each PNG's
-   bytes (the header check, decoding, prediction, the PNG mask), one after another: the
-   work of /predict without HTTP.
+   bytes (`uploads.frame_upload`: the header check; `Predictor.answer`: decoding,
+   prediction, the PNG mask, the frame handed to the drift thread), one after another:
+   the work of /predict without HTTP.
 3. HTTP: `stackseg serve` (uvicorn, 1 worker, params.yaml's `serve:` threads) on a free
    port of 127.0.0.1; POST /predict (multipart upload, PNG mask back) from 1 client, and
-   from `--clients` concurrent clients (threads with a keep-alive httpx client each).
+   from `--clients` concurrent clients (threads with a keep-alive connection each,
+   Python's http.client: httpx spent 1.6 ms of CPU per request in the client itself,
+   http.client 0.5 ms, on the cores the server needs).
    The three take turns in 8 rounds of `--requests` / 8 requests each (after warm-ups),
    so that the other jobs of a shared machine slow all three alike; p50/p99 latency and
    throughput of each over its `--requests` requests.
@@ -39,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -80,18 +84,18 @@ def summary(seconds: list[float], wall: float) -> dict[str, float]:
 
 def in_process(keras_path: Path, frames: list[Path]):
     """A call that segments one of `frames` in process: the work of /predict's worker
-    thread (`uploads.frame_upload` of the PNG's bytes, `Predictor.frame`, the PNG mask)."""
+    thread (`uploads.frame_upload` of the PNG's bytes, `Predictor.answer` with the PNG
+    mask, `routes.answer`)."""
     import io
 
     from stackseg.config import load_config
     from stackseg.infer.model import beside
-    from stackseg.serve import encode, uploads
+    from stackseg.serve import routes, uploads
     from stackseg.serve.app import pool_size
     from stackseg.serve.predictor import Predictor
 
     cfg = load_config(ROOT / "params.yaml")
     predictor = Predictor.load(cfg, beside(keras_path), pool_size(cfg.serve.threads))
-    threshold = predictor.card.output.threshold_array()
     bodies = [path.read_bytes() for path in frames]
 
     def block(requests: int, start: int) -> tuple[list[float], float]:
@@ -102,7 +106,11 @@ def in_process(keras_path: Path, frames: list[Path]):
             upload = uploads.frame_upload(
                 io.BytesIO(bodies[index % len(bodies)]), cfg.serve.max_pixels
             )
-            encode.png(predictor.frame(upload, time.monotonic() + 60), threshold)
+            predictor.answer(
+                upload,
+                time.monotonic() + 60,
+                lambda probs: routes.answer(predictor, probs, "png", False),
+            )
             times.append(time.perf_counter() - began)
         return times, time.perf_counter() - began_block
 
@@ -136,22 +144,54 @@ def start_server(keras_path: Path, log: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"the server did not get ready:\n{log.read_text()[-2000:]}")
 
 
-def over_http(url: str, frames: list[Path], clients: int):
-    """A call that sends `requests` POST /predict from `clients` concurrent clients."""
-    import httpx
+def multipart(data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with `data` as the field `file` (what curl -F sends)."""
+    boundary = uuid.uuid4().hex
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), (
+        f"multipart/form-data; boundary={boundary}"
+    )
 
+
+def over_http(url: str, frames: list[Path], clients: int):
+    """A call that sends `requests` POST /predict from `clients` concurrent clients, each
+    on its own keep-alive connection (Python's http.client: a client that costs the shared
+    cores little, so that the figures are the server's; the multipart body is built for
+    each request, as any client does)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
     bodies = [path.read_bytes() for path in frames]
     pool = ThreadPoolExecutor(clients)
-    sessions = [httpx.Client(base_url=url, timeout=120) for _ in range(clients)]
+    connections = [
+        http.client.HTTPConnection(address.hostname, address.port, timeout=120)
+        for _ in range(clients)
+    ]
 
     def client(number: int, requests: int, start: int) -> list[float]:
         times = []
+        connection = connections[number]
         for turn in range(number, requests, clients):
             data = bodies[(start + turn) % len(bodies)]
             began = time.perf_counter()
-            answer = sessions[number].post("/predict", files={"file": ("f.png", data)})
+            body, content_type = multipart(data)
+            for attempt in (1, 2):  # uvicorn closes connections idle for 5 s: open anew
+                try:
+                    connection.request("POST", "/predict", body, {"Content-Type": content_type})
+                    answer = connection.getresponse()
+                    content = answer.read()
+                    break
+                except (ConnectionError, http.client.RemoteDisconnected):
+                    connection.close()
+                    if attempt == 2:
+                        raise
             times.append(time.perf_counter() - began)
-            answer.raise_for_status()
+            if answer.status != 200:
+                raise SystemExit(f"POST /predict: {answer.status} {content[:300]!r}")
         return times
 
     def block(requests: int, start: int) -> tuple[list[float], float]:
@@ -206,8 +246,8 @@ def markdown(args, by_size: dict[int, dict[str, dict[str, float]]], load: float)
         "POST /predict of one PNG frame (PNG mask back), "
         f"{args.requests} timed requests per row (the rows take turns, 8 rounds of 1/8 each), "
         "against the same work in process (what /predict's worker thread does: "
-        "`uploads.frame_upload` of the PNG's bytes, `Predictor.frame`, the PNG mask; one "
-        "call after another). HTTP costs about the same time per request whatever the "
+        "`uploads.frame_upload` of the PNG's bytes, `Predictor.answer` making the PNG mask; "
+        "one call after another). HTTP costs about the same time per request whatever the "
         "frame, so its share is largest for small frames. Load average (1 min) when the "
         "run began: "
         f"{load:.1f} (other jobs on the machine take cores from both the server and the "

@@ -13,10 +13,8 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import numpy as np
@@ -24,18 +22,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import BIN, ROOT
+from tests.conftest import ROOT
 from tests.container.dockerfile import parse
 from tests.container.locks import blocked_modules, blocker_dir
-
-READY_WITHIN_S = 90  # imports and the model load on a loaded 2-core machine
-STOP_WITHIN_S = 15
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import STOP_WITHIN_S, free_port, server_env, serving
 
 
 def image_commands() -> tuple[list[str], list[str]]:
@@ -59,19 +49,6 @@ def png(height: int, width: int) -> bytes:
     return buffer.getvalue()
 
 
-def wait_ready(server: subprocess.Popen, url: str, log) -> None:
-    deadline = time.monotonic() + READY_WITHIN_S
-    while True:
-        assert server.poll() is None, f"exited {server.returncode}:\n{log.read_text()}"
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        assert time.monotonic() < deadline, f"not ready in {READY_WITHIN_S} s:\n{log.read_text()}"
-        time.sleep(0.2)
-
-
 @pytest.mark.slow
 def test_the_image_command_serves_the_model_outside_docker(model_dir, tmp_path):
     workdir = tmp_path / "srv"
@@ -88,19 +65,16 @@ def test_the_image_command_serves_the_model_outside_docker(model_dir, tmp_path):
     path = os.pathsep.join(
         [str(blocker_dir(tmp_path / "blocker")), os.environ.get("PYTHONPATH", "")]
     )
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": path,
-        "STACKSEG_TEST_BLOCKED": ",".join(sorted(blocked_modules())),
-        key_env: key,
-    }
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(server, f"{base}/ready", log)
+    env = server_env(
+        PYTHONPATH=path,
+        STACKSEG_TEST_BLOCKED=",".join(sorted(blocked_modules())),
+        **{key_env: key},
+    )
+    # SIGTERM: what `docker stop` sends to the CMD (PID 1)
+    with serving(
+        argv, int(port), tmp_path / "serve.log", env=env, cwd=workdir, stop_signal=signal.SIGTERM
+    ) as server:
+        base = server.url
         # the container's HEALTHCHECK, as written (port 8000 -> this run's port); it sends no
         # API key, so /ready must answer without one
         check = [sys.executable if w == "python" else w for w in healthcheck]
@@ -114,13 +88,6 @@ def test_the_image_command_serves_the_model_outside_docker(model_dir, tmp_path):
         assert answer.status_code == 200, answer.text
         mask = Image.open(io.BytesIO(answer.content))
         assert answer.headers["content-type"] == "image/png" and mask.size == (48, 48)
-    finally:
-        server.send_signal(signal.SIGTERM)  # what `docker stop` sends to the CMD (PID 1)
-        try:
-            server.wait(timeout=STOP_WITHIN_S)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-            pytest.fail(f"SIGTERM did not stop the server in {STOP_WITHIN_S} s")
-    assert server.returncode == 0, log.read_text()
-    assert key not in log.read_text(), "the API key must never be logged"
+    assert not server.killed, f"SIGTERM did not stop the server in {STOP_WITHIN_S} s"
+    assert server.returncode == 0, server.text()
+    assert key not in server.log.read_text(), "the API key must never be logged"

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import BIN, ROOT
+from tests.servers import Server, free_port, serving
 
-BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("STACKSEG_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts"))
 START_S, DRAW_MS = 90, 60_000
@@ -31,23 +26,8 @@ OVERLAY_DRAWN = """() => Array.from(document.querySelectorAll('[data-testid="stI
           && Array.from(c.querySelectorAll('img')).some(i => i.complete && i.naturalWidth > 0))"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
-    end = time.monotonic() + START_S
-    while True:
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < end, log.read_text()
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
+def _healthy(server: Server) -> bool:
+    return httpx.get(f"{server.url}/_stcore/health", timeout=2).text == "ok"
 
 
 @pytest.mark.slow
@@ -60,20 +40,21 @@ def test_the_dashboard_draws_the_overlay_of_an_upload_offline(trained, model_dir
 
     frame = tmp_path / "frame.png"
     frame.write_bytes(bytes(imagecodecs.png_encode(_a_test_frame(trained))))
-    port = _free_port()
+    port = free_port()
     command = [str(BIN / "stackseg"), "dashboard", "--port", str(port)]
     command += ["--params", str(trained.root / "params.yaml")]
     command += ["--model", str(model_dir / "model.keras")]
-    log = tmp_path / "dashboard.log"
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
-        )
-    url = f"http://127.0.0.1:{port}"
     tried: list[str] = []
-    try:
-        _wait_healthy(proc, url, log)
+    with serving(
+        command,
+        port,
+        tmp_path / "dashboard.log",
+        ready=_healthy,
+        cwd=tmp_path,
+        within=START_S,
+        stop_within=20,
+    ) as server:
+        url = server.url
         # 127.0.0.1 only (little-endian hex in /proc): not every interface
         assert _listening(port) == {"0100007F"}, _listening(port)
         with sync_playwright() as playwright:
@@ -98,20 +79,13 @@ def test_the_dashboard_draws_the_overlay_of_an_upload_offline(trained, model_dir
                 body = tab.inner_text("body")
             finally:
                 browser.close()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     assert "Class fractions" in body and "Download the mask (PNG)" in body, body
     assert "Traceback" not in body
     assert tried == [], tried  # offline: nothing but the dashboard's own address
     assert (ARTIFACTS / "dashboard-try-the-model.png").stat().st_size > 10_000
-    assert f"http://127.0.0.1:{port}" in log.read_text()
+    assert f"http://127.0.0.1:{port}" in server.log.read_text()
     # Ctrl-C stopped Streamlit too: exit 130, the port is free
-    assert proc.returncode == 130, log.read_text()
+    assert server.returncode == 130 and not server.killed, server.text()
     assert _listening(port) == set()
 
 

@@ -3,30 +3,18 @@ port, a bounded wait, stopped in `finally`), 32 concurrent clients, a chunked up
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import imagecodecs
 import numpy as np
 import pytest
 
+from tests.conftest import BIN
 from tests.serve.conftest import infer_outputs, png_bytes, write_params
+from tests.servers import free_port, serving
 
-BIN = Path(sys.executable).parent
 CLIENTS, REQUESTS = 32, 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,31 +24,8 @@ def server(model_dir, trained, tmp_path_factory):
     port = free_port()
     command = [str(BIN / "stackseg"), "serve", "--params", str(params)]
     command += ["--model", str(model_dir / "model.keras"), "--port", str(port)]
-    log = (folder / "server.log").open("w")
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("STACKSEG_API_KEY", None)
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (folder / "server.log").read_text()
-            assert time.monotonic() < end, (folder / "server.log").read_text()
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        yield url, folder / "server.log"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+    with serving(command, port, folder / "server.log", cwd=folder) as server:
+        yield server.url, server.log
 
 
 @pytest.mark.slow

@@ -5,19 +5,16 @@ mode in a folder the command makes and removes)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import imagecodecs
 import pytest
 
+from tests.conftest import BIN
 from tests.serve.conftest import png_bytes, write_params
-from tests.serve.test_server import BIN, free_port
+from tests.servers import Server, free_port, server_env, serving, wait_until
 
 CLIENTS, REQUESTS = 4, 4
 COUNT = re.compile(
@@ -37,18 +34,10 @@ def predictions(path) -> float:
     return total
 
 
-def wait_both_ready(url: str, proc: subprocess.Popen, log, seconds: float = 120) -> None:
+def both_ready(server: Server) -> bool:
     """Ready on new connections, 8 times in a row: each may be accepted by either worker."""
-    end, streak = time.monotonic() + seconds, 0
-    while streak < 8:
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < end, log.read_text()
-        try:
-            ok = httpx.get(f"{url}/ready", timeout=2).status_code == 200
-        except httpx.TransportError:
-            ok = False
-        streak = streak + 1 if ok else 0
-        time.sleep(0.02 if ok else 0.2)
+    answers = (httpx.get(f"{server.url}/ready", timeout=2) for _ in range(8))
+    return all(answer.status_code == 200 for answer in answers)
 
 
 @pytest.mark.slow
@@ -59,14 +48,17 @@ def test_two_workers_share_one_metrics(model_dir, trained, frames, tmp_path):
     port = free_port()
     command = [str(BIN / "stackseg"), "serve", "--params", str(params), "--workers", "2"]
     command += ["--model", str(model_dir / "model.keras"), "--port", str(port)]
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(temp)}
-    env.pop("STACKSEG_API_KEY", None)
-    log = tmp_path / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        wait_both_ready(url, proc, log)
+    env = server_env(TMPDIR=str(temp))
+    with serving(
+        command,
+        port,
+        tmp_path / "server.log",
+        ready=both_ready,
+        env=env,
+        within=120,
+        stop_within=30,
+    ) as server:
+        url = server.url
         [folder] = list(temp.glob("stackseg-metrics-*"))
         data = png_bytes(frames[0])
 
@@ -86,14 +78,14 @@ def test_two_workers_share_one_metrics(model_dir, trained, frames, tmp_path):
         assert len(per_worker) == 2 and min(per_worker) > 0, per_worker
         assert sum(per_worker) == CLIENTS * REQUESTS
         for _ in range(4):  # whichever worker answers /metrics, it counts both
-            counts = COUNT.findall(httpx.get(f"{url}/metrics", timeout=10).text)
-            assert counts == [f"{CLIENTS * REQUESTS}.0"]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    assert proc.returncode == 0, log.read_text()[-3000:]
+            text = httpx.get(f"{url}/metrics", timeout=10).text
+            assert COUNT.findall(text) == [f"{CLIENTS * REQUESTS}.0"]
+            assert "stackseg_drift_dropped_frames_total 0.0" in text
+
+        def window_is_everyone(server: Server) -> bool:  # each worker: the frames of both
+            texts = [httpx.get(f"{server.url}/metrics", timeout=10).text for _ in range(6)]
+            return all(f"stackseg_drift_frames {CLIENTS * REQUESTS}.0" in t for t in texts)
+
+        wait_until(server, window_is_everyone, 30)  # the rows are shared within ~0.1 s
+    assert server.returncode == 0 and not server.killed, server.text()
     assert list(temp.glob("stackseg-metrics-*")) == []  # removed at exit

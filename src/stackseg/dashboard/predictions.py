@@ -1,7 +1,7 @@
 """The "Try the model" page's work, as plain functions (tested without Streamlit).
 
 1. `load_model`: the model through `stackseg.infer.model` (infer's checks and messages),
-   its card, and infer's `Runner` (the backend of params `infer.backend`; the Keras model
+   its card, and infer's `Runner.in_memory` (the backend of params `infer.backend`; the Keras model
    when that is `onnx` and the ONNX file is absent, with a note saying so).
 2. `predict_upload` / `predict_pair`: an upload (PNG, JPEG, TIFF frame or stack) or a
    prepared test frame through the Runner's own scaling and prediction path, so the
@@ -33,7 +33,7 @@ from stackseg.errors import InputDataError
 from stackseg.infer import model as models
 from stackseg.infer import sources
 from stackseg.infer.outputs import overlay
-from stackseg.infer.stage import Options, Runner
+from stackseg.infer.stage import Runner
 
 # small frames are shown enlarged (nearest neighbour) to at least this many pixels a side
 MIN_SHOWN = 256
@@ -66,20 +66,12 @@ def load_model(settings: Settings) -> Model:
     """The model of `settings`, loaded once per dashboard (the page caches it)."""
     cfg = settings.config()
     files = settings.model_files(cfg)
-    card = models.read_model_card(files)
     backend_name, note = cfg.infer.backend, ""
     if backend_name == "onnx" and not files.onnx.is_file():
         backend_name = "keras"
         note = f"{files.onnx} not found (`dvc repro export` writes it): running the Keras model"
-    backend = models.load_backend(files, backend_name, cfg.infer.threads, card)
-    options = Options(
-        inputs=[],
-        out=Path("."),
-        backend=backend_name,
-        batch_size=cfg.infer.batch_size,
-        show_progress=False,
-    )
-    return Model(cfg, files, card, Runner(cfg, options, files, card, backend), note)
+    runner = Runner.in_memory(cfg, files, backend_name, cfg.infer.threads)
+    return Model(cfg, files, runner.card, runner, note)
 
 
 def default_thresholds(card: ModelCard) -> list[float]:

@@ -8,23 +8,25 @@ time: each page reads them when it runs.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from stackseg.appsettings import EnvSettings
 from stackseg.config import Config, load_config
-from stackseg.errors import ConfigError
 from stackseg.infer import model as models
 
 ENV_VAR = "STACKSEG_DASHBOARD_SETTINGS"
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(EnvSettings):
     """The project folder (paths in params are relative to it), the params file, a
     model's .keras file (card and ONNX file beside it; None: the workspace's model) and a
     drift reference (None: the model's)."""
+
+    ENV_VAR: ClassVar[str] = ENV_VAR
+    STARTED_BY: ClassVar[str] = "the dashboard with `stackseg dashboard`"
 
     root: str
     params: str
@@ -45,23 +47,3 @@ class Settings:
         return models.ModelFiles(
             self.path(files.keras), self.path(files.card), self.path(files.onnx)
         )
-
-    def to_env(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """The settings the command started Streamlit with (ConfigError if absent or bad)."""
-        text = (os.environ if environ is None else environ).get(ENV_VAR)
-        if not text:
-            raise ConfigError(
-                f"{ENV_VAR} is not set: start the dashboard with `stackseg dashboard`"
-            )
-        try:
-            data = json.loads(text)
-            known = {f.name for f in fields(cls)}
-            if not isinstance(data, dict) or set(data) - known:
-                raise ValueError(f"expected an object with keys {sorted(known)}")
-            return cls(**data)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{ENV_VAR}: not valid settings ({exc})") from None

@@ -74,6 +74,24 @@ class Runner:
     card: ModelCard
     backend: Any
 
+    @classmethod
+    def in_memory(
+        cls, cfg: Config, files: models.ModelFiles, backend_name: str, threads: int
+    ) -> Runner:
+        """A Runner for frames predicted in memory (the server, the dashboard): the card
+        read and the backend loaded as infer does, no inputs, no progress bars, params
+        `infer.batch_size`; `threads` intra-op threads (0: the backend's default)."""
+        card = models.read_model_card(files)
+        backend = models.load_backend(files, backend_name, threads, card)
+        options = Options(
+            inputs=[],
+            out=Path("."),
+            backend=backend_name,
+            batch_size=cfg.infer.batch_size,
+            show_progress=False,
+        )
+        return cls(cfg, options, files, card, backend)
+
     def predictions(
         self, path: Path, reader: sources.FrameReader, scaler: Any
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:

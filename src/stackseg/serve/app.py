@@ -7,7 +7,8 @@
 2. The lifespan makes the inference thread limiter (`serve.threads`, 0 = the usable cores,
    instead of AnyIO's default 40 threads) and loads the model in the background
    (`predictor.Predictor.load`): GET /health answers at once, GET /ready says 503 until
-   the model is loaded (or names why it failed), then 200.
+   the model is loaded (or names why it failed), then 200. The drift window's thread
+   starts with the loaded model and is stopped at shutdown (`drift.attach`, `drift.close`).
 3. uvicorn's `--workers N` imports `stackseg.serve.app:app_from_env` as a factory in each
    worker process (the settings come from the environment, `settings.ENV_VAR`).
 """
@@ -54,14 +55,15 @@ def pool_size(threads: int) -> int:
 
 async def _load(app: Any, settings: Settings) -> None:
     state = app.state
+
+    def load() -> Predictor:
+        predictor = Predictor.load(state.cfg, settings.model_files(state.cfg), state.pool)
+        # the drift window's thread, its dropped frames counted (stackseg.serve.window)
+        drift.attach(predictor, state.metrics.drift_dropped.inc, state.metrics.folder)
+        return predictor
+
     try:
-        state.predictor = await anyio.to_thread.run_sync(
-            Predictor.load,
-            state.cfg,
-            settings.model_files(state.cfg),
-            state.pool,
-            abandon_on_cancel=True,
-        )
+        state.predictor = await anyio.to_thread.run_sync(load, abandon_on_cancel=True)
     except StacksegError as exc:
         state.load_error = "; ".join(exc.problems)
         log.error("the model did not load: %s", state.load_error)
@@ -88,6 +90,8 @@ def create_app(settings: Settings) -> Any:
             group.start_soon(_load, app, settings)
             yield
             group.cancel_scope.cancel()
+        if app.state.predictor is not None:  # the drift thread stopped: nothing left running
+            await anyio.to_thread.run_sync(drift.close, app.state.predictor)
         app.state.metrics.close()
 
     app = FastAPI(

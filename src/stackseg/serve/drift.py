@@ -2,17 +2,22 @@
 model's reference (docs/drift.md).
 
 - `observe(predictor, frame, probs)`: the predictor's hook, called for every frame it
-  predicted (/predict and each frame of /predict/stack): the frame's image features and
-  histogram and its predicted class fractions and confidence go into a bounded rolling
-  window (params drift.window frames; thread-safe: requests run in worker threads).
-  Frames over MAX_PIXELS are described by their central MAX_SIDE x MAX_SIDE crop, so a
-  huge frame costs milliseconds, not seconds.
+  predicted (/predict and each frame of /predict/stack). It only hands the frame and its
+  probabilities (references, no copy) to a bounded queue and returns: ONE background
+  thread per window computes the frame's image features, histogram, predicted class
+  fractions and confidence and appends them to a bounded rolling window (params
+  drift.window frames). A full queue (the thread is behind) drops the frame, counted
+  (`DriftWindow.dropped`, `stackseg_drift_dropped_frames_total`): the answer never waits
+  for drift (`window.DriftWindow`).
+- `attach(predictor, on_drop)`: the app's lifespan makes the window and starts its thread
+  when the model is loaded; `close(predictor)` stops it (bounded) at shutdown.
 - GET /drift (install): the window against the reference (`stackseg.drift.compare`):
   scores, thresholds, verdict. 409 `no_reference` when the model has no reference,
   503 `no_frames` while the window is empty.
 - /metrics gauges: `stackseg_drift_frames`, `stackseg_drift_detected` (0/1),
-  `stackseg_drift_score{metric}`, `stackseg_drift_threshold{metric}`; with --workers N,
-  each process reports its own window.
+  `stackseg_drift_score{metric}`, `stackseg_drift_threshold{metric}`. With --workers N
+  the workers share their rows (`window`, in the metrics' multiprocess folder): /drift
+  and the gauges describe the server's last frames, whichever worker answers.
 
 The reference is the file of params `paths.drift_reference` for the workspace's model,
 else `reference.json` beside the served .keras file (registry/fetch.py puts it there).
@@ -21,7 +26,6 @@ else `reference.json` beside the served .keras file (registry/fetch.py puts it t
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,74 +33,20 @@ from typing import Any
 import numpy as np
 from fastapi import Depends, Request
 
-from stackseg.drift import DriftReport, Profile, compare, load_reference
-from stackseg.drift.features import FEATURES, frame_features, histogram
-from stackseg.drift.outputs import prediction_features
+from stackseg.drift import DriftReport, load_reference
 from stackseg.errors import InputDataError
 from stackseg.serve.errors import ApiError
+from stackseg.serve.window import DriftWindow
 
-MAX_SIDE = 1024
-MAX_PIXELS = MAX_SIDE * MAX_SIDE
 ATTRIBUTE = "drift_window"  # the predictor's window (one model, one window)
 _CREATE = threading.Lock()
 
 
-def _crop(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    if h * w <= MAX_PIXELS:
-        return frame
-    top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-    return frame[top : top + MAX_SIDE, left : left + MAX_SIDE]
-
-
-class DriftWindow:
-    """The last `size` predicted frames' features; `version` counts frames ever added."""
-
-    def __init__(self, size: int, bins: int, classes: list[str], threshold: Any) -> None:
-        self.bins, self.classes, self.threshold = bins, classes, threshold
-        self.rows: deque[tuple[dict[str, float], np.ndarray, dict[str, float]]] = deque(maxlen=size)
-        self.version = 0
-        self.lock = threading.Lock()
-        self._cached: tuple[int, DriftReport] | None = None
-
-    def add(self, frame: np.ndarray, probs: np.ndarray) -> None:
-        view = _crop(frame)
-        row = (
-            frame_features(view),
-            histogram(view, self.bins),
-            prediction_features(probs, self.classes, self.threshold),
-        )
-        with self.lock:  # the features were computed outside it: only the append waits
-            self.rows.append(row)
-            self.version += 1
-
-    def profiles(self) -> tuple[int, Profile, Profile]:
-        """(version, image profile, output profile) of the frames in the window now."""
-        with self.lock:
-            rows, version = list(self.rows), self.version
-        images = Profile(
-            {name: np.array([r[0][name] for r in rows]) for name in FEATURES},
-            np.array([r[1] for r in rows]).reshape(len(rows), self.bins),
-        )
-        names = list(rows[0][2]) if rows else []
-        outputs = Profile({name: np.array([r[2][name] for r in rows]) for name in names})
-        return version, images, outputs
-
-    def report(self, reference: Any) -> DriftReport | None:
-        """The window against the reference (None while empty); computed once per version."""
-        cached = self._cached
-        if cached is not None and cached[0] == self.version:
-            return cached[1]
-        version, images, outputs = self.profiles()
-        if not images.frames:
-            return None
-        report = compare(reference, images, outputs)
-        self._cached = (version, report)
-        return report
-
-
-def window_of(predictor: Any) -> DriftWindow:
-    """The predictor's window, made on first use (its bins: the reference's, else params)."""
+def window_of(
+    predictor: Any, on_drop: Callable[[], object] | None = None, share: Path | None = None
+) -> DriftWindow:
+    """The predictor's window, made (and its thread started) on first use; its bins: the
+    reference's, else params; `share`: the folder where the workers share their rows."""
     window = getattr(predictor, ATTRIBUTE, None)
     if window is None:
         with _CREATE:
@@ -106,15 +56,34 @@ def window_of(predictor: Any) -> DriftWindow:
                 bins = reference.bins if reference is not None else predictor.cfg.drift.bins
                 card = predictor.card
                 window = DriftWindow(
-                    predictor.cfg.drift.window, bins, list(card.classes), card.output.thresholds
+                    predictor.cfg.drift.window,
+                    bins,
+                    list(card.classes),
+                    card.output.thresholds,
+                    on_drop,
+                    share=share,
                 )
+                window.start()
                 setattr(predictor, ATTRIBUTE, window)
     return window
 
 
+def attach(predictor: Any, on_drop: Callable[[], object], share: str | None) -> DriftWindow:
+    """The app's window for a just-loaded predictor, drops counted by `on_drop`; with
+    `--workers N`, its rows shared in `share` (the metrics' multiprocess folder)."""
+    return window_of(predictor, on_drop, Path(share) if share else None)
+
+
+def close(predictor: Any) -> None:
+    """At shutdown: the window's thread stopped (bounded)."""
+    window = getattr(predictor, ATTRIBUTE, None)
+    if window is not None:
+        window.close()
+
+
 def observe(predictor: Any, frame: np.ndarray, probs: np.ndarray) -> None:
-    """The predictor's hook: one predicted frame into its window."""
-    window_of(predictor).add(frame, probs)
+    """The predictor's hook: one predicted frame queued for its window (never blocks)."""
+    window_of(predictor).offer(frame, probs)
 
 
 def reference_path(predictor: Any) -> Path:
@@ -168,7 +137,7 @@ class _Collector:
 
         predictor = self.app.state.predictor
         frames = GaugeMetricFamily("stackseg_drift_frames", "Frames in the drift window")
-        frames.add_metric([], len(window_of(predictor).rows) if predictor is not None else 0)
+        frames.add_metric([], window_of(predictor).frames() if predictor is not None else 0)
         yield frames
         try:
             _, report = current(self.app)

@@ -3,7 +3,9 @@
 - `stackseg_requests_total{endpoint, method, status}`: answered requests;
 - `stackseg_request_duration_seconds{endpoint}`: latency histogram (whole request);
 - `stackseg_errors_total{endpoint, error}`: 4xx/5xx answers by error code;
-- `stackseg_requests_in_flight{endpoint}`: requests being answered now.
+- `stackseg_requests_in_flight{endpoint}`: requests being answered now;
+- `stackseg_drift_dropped_frames_total`: predicted frames left out of the drift window
+  because its queue was full (`window.DriftWindow`: drift never delays an answer).
 
 `endpoint` is the route's path (`/predict`), or `other` for unknown paths, so a scanner
 cannot grow the label set. One process (`--workers 1`): each app has its own registry
@@ -11,7 +13,8 @@ cannot grow the label set. One process (`--workers 1`): each app has its own reg
 `stackseg serve` makes a fresh private folder (`shared_folder`) and names it in
 `PROMETHEUS_MULTIPROC_DIR` before the workers start; each worker writes its values to
 memory-mapped files there, and GET /metrics, whichever worker answers, sums every
-worker's files (`MultiProcessCollector`; the in-flight gauge over the live workers only).
+worker's files (`MultiProcessCollector`; the in-flight gauge over the live workers only),
+followed by the collectors registered on the app's own registry (the drift gauges).
 The folder is removed when the server stops.
 """
 
@@ -78,6 +81,11 @@ class Metrics:
             ["endpoint", "error"],
             registry=registry,
         )
+        self.drift_dropped = Counter(
+            "stackseg_drift_dropped_frames",
+            "Predicted frames left out of the drift window: its queue was full",
+            registry=registry,
+        )
         self.in_flight = Gauge(
             "stackseg_requests_in_flight",
             "Requests being answered",
@@ -95,7 +103,9 @@ class Metrics:
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.folder)
-        return generate_latest(registry)
+        # + the collectors registered on this app's registry (the drift gauges, computed
+        # from the window the workers share)
+        return generate_latest(registry) + generate_latest(self.registry)
 
     def close(self) -> None:
         """At the worker's exit: its in-flight gauge no longer counts (multiprocess)."""

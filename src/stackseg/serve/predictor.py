@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,19 +97,10 @@ class Predictor:
 
     @classmethod
     def load(cls, cfg: Config, files: models.ModelFiles, pool: int) -> Predictor:
-        card = models.read_model_card(files)
-        name = cfg.infer.backend
-        backend = models.load_backend(files, name, backend_threads(cfg, pool), card)
-        options = Options(
-            inputs=[],
-            out=Path("."),
-            backend=name,
-            batch_size=cfg.infer.batch_size,
-            show_progress=False,
-        )
-        predictor = cls(cfg, files, card, backend, options)
-        predictor.runner = Runner(cfg, options, files, card, backend)
-        predictor.labels_error = _labels_error(cfg, files, card)
+        runner = Runner.in_memory(cfg, files, cfg.infer.backend, backend_threads(cfg, pool))
+        predictor = cls(cfg, files, runner.card, runner.backend, runner.options)
+        predictor.runner = runner
+        predictor.labels_error = _labels_error(cfg, files, runner.card)
         predictor.warm_up()
         return predictor
 
@@ -157,16 +148,26 @@ class Predictor:
         return reader
 
     def _results(
-        self, runner: Runner, path: Path, reader: Any, deadline: float
+        self, runner: Runner, path: Path, reader: Any, deadline: float, observe: bool = True
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         scaler = runner.scaler(path, reader, lambda: _check(deadline))
         for result in runner.predictions(path, reader, scaler):
             _check(deadline)
-            drift.observe(self, result[1], result[2])  # the frame's features: GET /drift
+            if observe:  # the frame's features (GET /drift), in the drift thread
+                drift.observe(self, result[1], result[2])
             yield result
 
-    def frame(self, upload: Upload, deadline: float) -> np.ndarray:
-        """Probabilities (H, W, K) of a one-frame upload (422 for a stack)."""
+    def answer(self, upload: Upload, deadline: float, encode: Callable[[np.ndarray], Any]) -> Any:
+        """POST /predict's work: `encode(probabilities)` of a one-frame upload; the frame
+        goes to the drift window only once the answer is made (the drift thread's numpy
+        and scipy calls hold the GIL: started earlier, they slowed the encoding down)."""
+        frame, probs = self.frame(upload, deadline)
+        content = encode(probs)
+        drift.observe(self, frame, probs)
+        return content
+
+    def frame(self, upload: Upload, deadline: float) -> tuple[np.ndarray, np.ndarray]:
+        """(frame as the model saw it, probabilities) of a one-frame upload (422 for a stack)."""
         path = upload.name
         reader = self._open(path, upload)
         try:
@@ -178,10 +179,12 @@ class Predictor:
                     "/predict/stack (/predict takes one frame)",
                 )
             try:
-                [(_, _, probs)] = list(self._results(self.runner, path, reader, deadline))
+                [(_, frame, probs)] = list(
+                    self._results(self.runner, path, reader, deadline, observe=False)
+                )
             except InputDataError as exc:
                 raise input_error(exc, path) from None
-            return probs
+            return frame, probs
         finally:
             reader.close()
 

@@ -196,10 +196,11 @@ def install(app: Any) -> None:
         def work() -> Any:  # one thread hop: read, decode, predict, encode
             upload = uploads.frame_upload(file.file, serve.max_pixels)
             try:
-                probs = predictor.frame(upload, deadline)
+                return predictor.answer(
+                    upload, deadline, lambda probs: answer(predictor, probs, format, probabilities)
+                )
             finally:
                 upload.discard()
-            return answer(predictor, probs, format, probabilities)
 
         content = await _in_thread(request, work)
         if format == "json":

@@ -10,22 +10,23 @@ variable `STACKSEG_SERVE_SETTINGS` as JSON. Nothing is read at import time.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from stackseg.appsettings import EnvSettings
 from stackseg.config import Config
-from stackseg.errors import ConfigError
 from stackseg.infer import model as models
 
 ENV_VAR = "STACKSEG_SERVE_SETTINGS"
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(EnvSettings):
     """The params file and the model files (None: the workspace's, params `paths:`)."""
+
+    ENV_VAR: ClassVar[str] = ENV_VAR
+    STARTED_BY: ClassVar[str] = "the server with `stackseg serve`"
 
     params: str = "params.yaml"
     keras: str | None = None
@@ -47,21 +48,3 @@ class Settings:
             Path(self.onnx) if self.onnx else default.onnx,
             dict(self.origin),
         )
-
-    def to_env(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """The settings a worker process was started with (ConfigError if absent or bad)."""
-        text = (os.environ if environ is None else environ).get(ENV_VAR)
-        if not text:
-            raise ConfigError(f"{ENV_VAR} is not set: start the server with `stackseg serve`")
-        try:
-            data = json.loads(text)
-            known = {f.name for f in fields(cls)}
-            if not isinstance(data, dict) or set(data) - known:
-                raise ValueError(f"expected an object with keys {sorted(known)}")
-            return cls(**data)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{ENV_VAR}: not valid settings ({exc})") from None
