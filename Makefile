@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS ?= 1
 # here, `import tensorflow` 10 s -> 4 s and each prepare worker's start 0.9 s -> 0.2 s.
 export UV_COMPILE_BYTECODE ?= 1
 
-.PHONY: help pipeline test install install-dev lint data lock clean-venv cml-report check-remote s3-dev
+.PHONY: help pipeline test install install-dev install-gpu gpu-train lint data lock clean-venv cml-report check-remote s3-dev
 
 help:
 	@echo "make pipeline   set up .venv, ensure data/raw (demo data), dvc repro, summary of the results"
@@ -22,6 +22,7 @@ help:
 	@echo "make cml-report BASE=origin/main   the CI pull-request job up to 'cml comment' (report.md)"
 	@echo "make check-remote                  does the DVC remote hold everything dvc.lock references?"
 	@echo "make s3-dev     loopback S3 server for dvc push/pull without Docker (S3_DEV_FLAGS=--help)"
+	@echo "make gpu-train  TensorFlow with CUDA in .venv, then the full profile in mixed_float16 (docs/going-big.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,21 @@ data: install
 pipeline: data
 	dvc repro
 	stackseg summary  # test IoU vs the baseline, per class, where the plots are
+
+# The GPU path (docs/going-big.md): the lock's CPU wheel replaced by TensorFlow with CUDA at
+# the same version (every other package kept at its locked version), then the full profile
+# on data/raw (yours, `dvc pull`ed, or `stackseg synth --full`) as an experiment.
+# PRECISION=mixed_bfloat16 on Ampere or newer. Not run here: no GPU on the dev machines or CI.
+TF_VERSION = $(shell sed -n 's/^tensorflow-cpu==\([^ ;]*\).*/\1/p' requirements.lock)
+PRECISION ?= mixed_float16
+PROFILE ?= profiles/full.yaml
+install-gpu: install
+	$(UV) pip uninstall --python $(BIN)/python --quiet tensorflow-cpu
+	$(UV) pip install --python $(BIN)/python --quiet -c requirements.lock "tensorflow[and-cuda]==$(TF_VERSION)"
+	@python -c "import sys, tensorflow as tf; sys.exit(0 if tf.config.list_physical_devices('GPU') else 'make install-gpu: TensorFlow sees no GPU: check the NVIDIA driver (nvidia-smi)')"
+
+gpu-train: install-gpu
+	dvc exp run $$(stackseg overrides $(PROFILE)) -S train.precision=$(PRECISION)
 
 lint: install-dev
 	ruff check src tests benchmarks devtools

@@ -105,9 +105,12 @@ def setup() -> Replicas:
                 f"{os.environ.get(ADDRESSES_VAR)!r}): {str(exc).splitlines()[0]}"
             ) from None
     devices = jax.devices()
-    keras.distribution.set_distribution(
-        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
-    )
+    if len(devices) > 1:  # one device: plain JAX (on a 1-device mesh the first step's state
+        # comes back laid out on the mesh and the metrics reset off it: XLA compiled the
+        # training step 3 times instead of once, measured)
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+        )
     replicas = Replicas(
         process=jax.process_index(),
         processes=jax.process_count(),
