@@ -99,6 +99,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny project after `dvc repro` of every stage, committed (tests/pipeline.py), built
+    once per run: do not modify it, copy it (`tests.pipeline.copy_pipeline`)."""
+    from tests.pipeline import build_pipeline, shared
+
+    return shared(tmp_path_factory, "pipeline", build_pipeline)
+
+
+@pytest.fixture(scope="session")
 def model_dir(trained, tmp_path_factory) -> Path:
     """The session's trained model in a folder of its own, its ONNX export beside it:
     model.keras + model.json + model.onnx (Keras 3's tf2onnx export), exported once (infer's
@@ -117,14 +126,9 @@ def model_dir(trained, tmp_path_factory) -> Path:
     return folder
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for `pytest -n 2 --dist loadgroup` (make test): a worker takes whole groups.
-
-    A module is one group, so its module-scoped fixtures (a trained project, a server) are
-    built once; every test of the session's `trained` project is in one group, so that project
-    is trained once, not once per worker.
-    """
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        group = "trained" if "trained" in fixtures else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+# the hooks that group, order and time the tests for `make test` (pytest -n 2 --dist loadgroup)
+from tests.scheduling import (  # noqa: E402, F401 (pytest finds hooks by name here)
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtest_logreport,
+)

@@ -1,4 +1,6 @@
-"""`stackseg report` on the real pipeline (tiny profile): two commits whose params differ."""
+"""`stackseg report` on the real pipeline (tiny profile): two commits whose params differ.
+
+The base is the session's repro'd tiny project (the `pipeline` fixture, tests/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from PIL import Image
 
 from stackseg.report.markdown import budget_for, published_length
 from stackseg.report.tables import format_value
-from tests.conftest import make_project, run, tiny_params
-from tests.report.standin import IMAGE_LINK, commit_all, set_params, table_rows
+from tests.conftest import run, tiny_params
+from tests.pipeline import copy_pipeline
+from tests.report.standin import IMAGE_LINK, set_params, table_rows
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:
@@ -27,11 +30,10 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 
 @pytest.mark.slow
-def test_report_compares_two_real_pipeline_runs(tmp_path):
-    path = make_project(tmp_path / "proj", tiny_params())
-    commit_all(path, "project and demo data")
-    run(["dvc", "repro", "-q"], path)
-    base = commit_all(path, "results with the tiny profile")
+def test_report_compares_two_real_pipeline_runs(pipeline, tmp_path):
+    # the base: the tiny profile's results, committed (tests/pipeline.py)
+    path = copy_pipeline(pipeline, tmp_path / "proj")
+    base = run(["git", "rev-parse", "HEAD"], path).stdout.strip()
     old_lr = tiny_params()["train"]["learning_rate"]
     set_params(path, learning_rate=old_lr * 2)
     run(["dvc", "repro", "-q"], path)

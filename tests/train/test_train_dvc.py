@@ -7,25 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project, run
+from tests.conftest import ROOT, run
+from tests.pipeline import copy_pipeline
 
 pytestmark = pytest.mark.slow
 
 
-def test_repro_twice_and_exp_run(tmp_path: Path):
-    project = make_project(tmp_path / "proj")
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "tiny project"], project)
-    dvc_yaml = (project / "dvc.yaml").read_bytes()
-
-    run(["dvc", "repro", "train"], project)
+def test_repro_twice_and_exp_run(pipeline: Path, tmp_path: Path):
+    # after a first `dvc repro` whose results were committed, which moved HEAD (that must not
+    # matter): the session's tiny project (tests/pipeline.py)
+    project = copy_pipeline(pipeline, tmp_path / "proj")
+    dvc_yaml = (ROOT / "dvc.yaml").read_bytes()
     assert (project / "dvc.yaml").read_bytes() == dvc_yaml
     assert not (project / "metrics/train/dvc.yaml").exists()
     lock = (project / "dvc.lock").read_text()
     card = (project / "models/model.json").read_text()
     assert '"code_commit": null' not in card  # a git repo: the training code's commit
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "results"], project)  # moves HEAD: must not matter
 
     run(["dvc", "repro", "-f", "train"], project)
     assert (project / "dvc.lock").read_text() == lock

@@ -1,8 +1,9 @@
 """The train stage end to end (`stackseg train` in a subprocess, tiny params).
 
-Checks the outputs and their contract, and that a run killed with SIGKILL, or stopped with
-SIGTERM, after its 2nd epoch checkpoint resumes to the very same result. (Identical retraining under DVC, i.e. an
-unchanged dvc.lock after `dvc repro -f train`, is tested in test_train_dvc.py.)
+Checks the outputs and their contract, and that a run stopped with SIGTERM after its 2nd epoch
+checkpoint, resumed, then killed with SIGKILL two epochs later, resumes to the very same
+result. (Identical retraining under DVC, i.e. an unchanged dvc.lock after `dvc repro -f
+train`, is tested in test_train_dvc.py.)
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from tests.train.prepared_data import write_prepared
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 6
+EPOCHS = 8  # room for two interruptions, each two epochs after the last
 CLASSES = ["disc", "ring", "streak"]
 OUTPUTS = ("models", "metrics")
+RESUME = ".stackseg/resume"
 
 
 def _project(path: Path, **train) -> Path:
@@ -109,7 +111,7 @@ def test_outputs_and_contract(reference: Path):
     assert yaml.safe_load((live / "params.yaml").read_text())["train"]["epochs"] == EPOCHS
     # dvclive must not write any dvc.yaml, and a finished run leaves no checkpoints
     assert not list(reference.rglob("dvc.yaml"))
-    assert not (reference / ".stackseg/resume").exists()
+    assert not (reference / RESUME).exists()
 
 
 def test_saved_model_loads_and_predicts_full_frames(reference: Path):
@@ -122,9 +124,9 @@ def test_saved_model_loads_and_predicts_full_frames(reference: Path):
     assert probabilities.shape == (1, 32, 40, 3) and probabilities.dtype == np.float32
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_kill_then_resume_equals_uninterrupted(reference: Path, tmp_path: Path, signum: int):
-    path = _project(tmp_path / "proj")
+def _interrupt(path: Path, signum: int, after: int) -> tuple[int, str]:
+    """`stackseg train`, signalled once the checkpoint of epoch `after` is written: (exit
+    code, stderr)."""
     proc = subprocess.Popen(
         ["stackseg", "train"],
         cwd=path,
@@ -134,13 +136,12 @@ def test_kill_then_resume_equals_uninterrupted(reference: Path, tmp_path: Path, 
         text=True,
         start_new_session=True,
     )
-    resume_root = path / ".stackseg/resume"
     try:
-        # wait (bounded) for the checkpoint written after the 2nd epoch, then signal
+        # wait (bounded) for the checkpoint, then signal
         deadline = time.monotonic() + 300
-        while not list(resume_root.glob("*/epoch-0002")):
-            assert proc.poll() is None, "train exited before its 2nd epoch checkpoint"
-            assert time.monotonic() < deadline, "no epoch-0002 checkpoint within 300 s"
+        while not list((path / RESUME).glob(f"*/epoch-{after:04d}")):
+            assert proc.poll() is None, f"train exited before its epoch {after} checkpoint"
+            assert time.monotonic() < deadline, f"no epoch {after} checkpoint within 300 s"
             time.sleep(0.02)
         # SIGTERM to stackseg alone (as a supervisor sends it), SIGKILL to everything
         if signum == signal.SIGTERM:
@@ -152,18 +153,35 @@ def test_kill_then_resume_equals_uninterrupted(reference: Path, tmp_path: Path, 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-    if signum == signal.SIGTERM:  # Ctrl-C's cleanup: the message, 143, no temp output
-        assert proc.returncode == 143 and err.endswith("stackseg train: terminated\n"), err
-        assert "Traceback" not in err
-        assert not list(path.rglob("*.tmp-*"))
+    return proc.returncode, err
+
+
+def _last_checkpoint(path: Path) -> int:
     # a kill just after a checkpoint's rename can precede the pruning of the one before
     # it: then both are complete, and resuming takes the newest
-    checkpoints = sorted(resume_root.glob("*/epoch-*"))
+    checkpoints = sorted((path / RESUME).glob("*/epoch-*"))
     assert 1 <= len(checkpoints) <= 2, checkpoints
-    done = int(checkpoints[-1].name.split("-")[1])
-    assert 2 <= done < EPOCHS  # killed mid-run: resuming has work left to do
+    return int(checkpoints[-1].name.split("-")[1])
+
+
+def test_stop_then_kill_then_resume_equals_uninterrupted(reference: Path, tmp_path: Path):
+    """Stopped by SIGTERM after the 2nd epoch's checkpoint, resumed and killed by SIGKILL two
+    epochs later, resumed again: the very same files as the uninterrupted run."""
+    path = _project(tmp_path / "proj")
+    code, err = _interrupt(path, signal.SIGTERM, after=2)
+    # Ctrl-C's cleanup: the message, 143, no temp output
+    assert code == 143 and err.endswith("stackseg train: terminated\n"), err
+    assert "Traceback" not in err
+    assert not list(path.rglob("*.tmp-*"))
+    stopped = _last_checkpoint(path)
+    assert 2 <= stopped <= EPOCHS - 4  # stopped mid-run, with room for the second kill
+
+    code, err = _interrupt(path, signal.SIGKILL, after=stopped + 2)
+    assert code == -signal.SIGKILL and f"resuming after epoch {stopped}" in err, err
+    killed = _last_checkpoint(path)
+    assert stopped + 2 <= killed < EPOCHS  # killed mid-run: resuming has work left to do
 
     resumed = _train(path)
-    assert f"resuming after epoch {done}" in resumed.stderr
+    assert f"resuming after epoch {killed}" in resumed.stderr
     assert _files(path) == _files(reference)
-    assert not resume_root.exists()
+    assert not (path / RESUME).exists()
