@@ -3,6 +3,7 @@ the served model's reference against a bounded window of the frames it predicted
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -15,6 +16,7 @@ from stackseg.evaluate.io import read_image
 from stackseg.infer import model as models
 from stackseg.predict import predict_frames
 from stackseg.preprocessing import to_model_input
+from stackseg.serve import window as windows
 from stackseg.serve.drift import window_of
 from stackseg.serve.window import DriftWindow
 from tests.serve.conftest import make_app, png_bytes, wait_ready, write_params
@@ -146,6 +148,9 @@ def test_a_full_queue_drops_frames_and_counts_them_without_waiting():
     assert len(window.rows) == 0  # nothing computed on the caller's thread
     window.start()
     assert window.drained(timeout=30)
+    # the features yield the CPU to the predictions (Linux: a thread's own nice value)
+    assert window.thread is not None and window.thread.native_id is not None
+    assert os.getpriority(os.PRIO_PROCESS, window.thread.native_id) == windows.NICE
     _, images, outputs = window.profiles()
     assert window.version == 3 and images.frames == 3
     assert set(outputs.features) == {"fraction_a", "fraction_b", "confidence"}
@@ -156,7 +161,6 @@ def test_a_full_queue_drops_frames_and_counts_them_without_waiting():
 def test_a_huge_frame_queues_a_small_copy_and_its_outputs():
     """Over MAX_PIXELS: the queue holds the central crop (a copy, not a view of the huge
     frame) and the outputs, never the frame's probabilities."""
-    from stackseg.serve import window as windows
 
     window = DriftWindow(4, 16, ["a"], 0.5)
     side = windows.MAX_SIDE + 64

@@ -19,6 +19,7 @@ the window is the last `size` frames the server predicted, whichever worker answ
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -40,6 +41,7 @@ MAX_SIDE = 1024
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
 QUEUE_FRAMES = 32  # frames waiting for their features; more are dropped (and counted)
 PUBLISH_S = 0.1  # a worker's rows reach the others within about this
+NICE = 19  # the drift thread's nice value: it runs when the predictions leave a core idle
 log = logging.getLogger("stackseg.serve")
 
 
@@ -127,6 +129,10 @@ class DriftWindow:
                 self.thread.start()
 
     def _drain(self) -> None:
+        # the predictions first: on Linux a thread's nice value is its own, so the features
+        # take the CPU the inference threads leave (raising it needs no privilege)
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
         while True:
             unpublished = self.share is not None and self.published[0] != self.version
             try:
