@@ -95,6 +95,13 @@ def stop(server: Server, sig: int = signal.SIGINT, within: float = STOP_WITHIN_S
         server.proc.wait(timeout=10)
 
 
+def _default_ctrl_c() -> None:
+    """In the child before exec: SIGINT's default action. A shell's background job (`make
+    test &`, nohup) starts with SIGINT ignored, inherited through exec, and Python then never
+    raises KeyboardInterrupt: the Ctrl-C the tests send would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def serving(
     command: list[str],
@@ -112,7 +119,12 @@ def serving(
     stopped on exit whatever happened (`stop`)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env or server_env(), cwd=cwd
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env or server_env(),
+            cwd=cwd,
+            preexec_fn=_default_ctrl_c,
         )
     server = Server(proc, f"http://127.0.0.1:{port}", log)
     try:
