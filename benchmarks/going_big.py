@@ -202,6 +202,20 @@ def markdown(args, disk: dict, results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def pick_variants(text: str) -> list[str]:
+    """`--variants`: "N" = the first N; "1,4" = those (1-based), the baseline always first."""
+    names = list(VARIANTS)
+    try:
+        if "," not in text:
+            return names[: max(1, int(text))]
+        numbers = sorted({1, *(int(part) for part in text.split(","))})
+        return [names[n - 1] for n in numbers]
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a count or a list of variant numbers 1-{len(names)}"
+        ) from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, help="work directory (default: a temporary one)")
@@ -210,7 +224,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument(
-        "--variants", type=int, default=len(VARIANTS), help="measure only the first N variants"
+        "--variants",
+        type=pick_variants,
+        default=list(VARIANTS),
+        help="the first N variants, or a list of their numbers (e.g. 1,4: the baseline, the "
+        "first, is always measured)",
     )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -224,7 +242,7 @@ def main() -> None:
         disk = prepare(work / "full", args.stacks, args.frames)
         results = {
             name: run_variant(work / "full", name, args.steps, args.warmup)
-            for name in list(VARIANTS)[: args.variants]
+            for name in args.variants
         }
         text = markdown(args, disk, results)
         print(text)
