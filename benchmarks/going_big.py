@@ -209,8 +209,10 @@ def pick_variants(text: str) -> list[str]:
         if "," not in text:
             return names[: max(1, int(text))]
         numbers = sorted({1, *(int(part) for part in text.split(","))})
+        if not 1 <= numbers[0] <= numbers[-1] <= len(names):
+            raise ValueError(text)  # names[-1] would take 0 for the last variant
         return [names[n - 1] for n in numbers]
-    except (ValueError, IndexError):
+    except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r}: a count or a list of variant numbers 1-{len(names)}"
         ) from None
