@@ -2,15 +2,18 @@
 
 This machine cannot be another CPU type, so the slow test perturbs what differs between
 machines and a user can change here: the cores the process may use (TensorFlow's default
-thread pool follows them) and oneDNN's instruction set (`ONEDNN_MAX_CPU_ISA` in the user's
-environment, as a CPU without AVX-512 would have it). portable must give the same bytes
+thread pool follows them), oneDNN's instruction set (`ONEDNN_MAX_CPU_ISA` in the user's
+environment, as a CPU without AVX-512 would have it) and the kernel library (TensorFlow
+turns oneDNN on by default only on CPUs with VNNI or AMX). portable must give the same bytes
 under both; fast must not (so the perturbation is real and the test can fail). Across CPU
-vendors: devtools/portable_hash.py, which CI runs after the suite (docs/reproducibility.md).
+vendors: the committed bytes of devtools/portable_hash.json, checked on whatever CPU runs
+the suite (CI machines vary), and devtools/cpuid_identity.py (docs/reproducibility.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools import portable_hash
 from stackseg.contracts import read_card
 from stackseg.errors import ConfigError
 from stackseg.train import determinism
@@ -31,7 +35,11 @@ USER_ISA = "SSE41"
 
 
 def test_portable_sets_every_variable_and_removes_the_fpmath_switch():
-    environ = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "TF_SET_ONEDNN_FPMATH_MODE": "BF16"}
+    environ = {
+        "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+        "TF_SET_ONEDNN_FPMATH_MODE": "BF16",
+        "TF_ENABLE_ONEDNN_OPTS": "0" if determinism.PORTABLE_ONEDNN == "1" else "1",
+    }
     train = train_config(reproducibility="portable", threads=3)
     with pytest.MonkeyPatch.context() as mp:
         mp.delitem(sys.modules, "tensorflow", raising=False)
@@ -39,6 +47,8 @@ def test_portable_sets_every_variable_and_removes_the_fpmath_switch():
     assert environ["ONEDNN_MAX_CPU_ISA"] == environ["DNNL_MAX_CPU_ISA"] == "AVX2"
     assert environ["TF_NUM_INTRAOP_THREADS"] == "3" and environ["TF_NUM_INTEROP_THREADS"] == "1"
     assert environ["ONEDNN_DEFAULT_FPMATH_MODE"] == "STRICT"
+    # named, not left to TensorFlow, whose default follows the CPU (VNNI, AMX: oneDNN)
+    assert environ["TF_ENABLE_ONEDNN_OPTS"] == determinism.PORTABLE_ONEDNN
     assert "TF_SET_ONEDNN_FPMATH_MODE" not in environ
     determinism.check_pinned(train, environ)  # in effect: no error
     record = determinism.record(train, environ)
@@ -83,8 +93,11 @@ def _train(root: Path, mode: str, cores: set[int], user_isa: str | None) -> subp
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     env.pop("TF_NUM_INTRAOP_THREADS", None)
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     if user_isa:
         env["ONEDNN_MAX_CPU_ISA"] = user_isa
+        # the other kernel library, as TensorFlow's default picks it on a CPU with(out) VNNI
+        env["TF_ENABLE_ONEDNN_OPTS"] = "0" if determinism.PORTABLE_ONEDNN == "1" else "1"
     return subprocess.Popen(
         ["stackseg", "train"],
         cwd=root,
@@ -146,3 +159,11 @@ def test_portable_bytes_do_not_depend_on_cores_or_the_users_isa(tmp_path: Path):
     assert fast.reproducibility is not None
     assert (fast.reproducibility.isa_cap, fast.reproducibility.intra_op_threads) == (USER_ISA, 1)
     assert fast.reproducibility.cpu_model == determinism.cpu_model()
+
+
+@pytest.mark.slow
+def test_portable_training_gives_the_committed_bytes(tmp_path: Path):
+    """The proof that survives machines: the same bytes as committed, on this suite's CPU."""
+    digest = portable_hash.train_hash(tmp_path)
+    committed = json.loads(portable_hash.COMMITTED.read_text())
+    assert digest == committed["sha256"], portable_hash.explain(digest, committed)

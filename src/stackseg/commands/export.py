@@ -14,6 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
+    from stackseg.train.determinism import pin_environment
+
+    # train.reproducibility portable: converted and checked as training ran (docs/reproducibility.md)
+    pin_environment(cfg.train)
     # imported here: the conversion pulls in TensorFlow, which `stackseg --help` must not
     from stackseg.export import stage
 

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # The oneDNN instruction-set cap of portable mode: every x86-64 CI machine of today has AVX2
 # (GitHub's hosted runners, AMD EPYC and Intel Xeon alike); AVX-512 and AMX are not everywhere.
 PORTABLE_ISA = "AVX2"
+# Which kernels portable mode runs, the same on every CPU: "1" oneDNN's, "0" TensorFlow's Eigen
+# kernels (devtools/cpuid_identity.py measured both; docs/reproducibility.md)
+PORTABLE_ONEDNN = "1"
 
 
 def portable_environment(threads: int) -> dict[str, str | None]:
@@ -45,10 +48,10 @@ def portable_environment(threads: int) -> dict[str, str | None]:
         # bfloat16 on CPUs that have it (AMX, AVX512_BF16): strict float32 everywhere
         "ONEDNN_DEFAULT_FPMATH_MODE": "STRICT",
         "TF_SET_ONEDNN_FPMATH_MODE": None,
-        # the kernels themselves: oneDNN's (TF's default on x86: removing the variable keeps
-        # it; setting it to 1 makes TF print a notice whatever TF_CPP_MIN_LOG_LEVEL says),
-        # never ZenDNN's or TF's experimental deep-conv path, whatever the machine's image sets
-        "TF_ENABLE_ONEDNN_OPTS": None,
+        # the kernel library, named: unset, TensorFlow picks it by the CPU (oneDNN where the
+        # CPU has AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX, its own Eigen kernels elsewhere:
+        # `IsMKLEnabled`, measured); never ZenDNN's or TF's experimental deep-conv path
+        "TF_ENABLE_ONEDNN_OPTS": PORTABLE_ONEDNN,
         "TF_ENABLE_ZENDNN_OPTS": "0",
         "TF_USE_DEEP_CONV2D": "0",
         # a fixed intra-op pool: the same reduction splits on 1 core or 64
@@ -156,6 +159,66 @@ def configure_determinism(seed: int) -> None:
         )
     tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(seed)
+
+
+def portable_math(train: TrainConfig) -> None:
+    """Portable mode: no op whose result is the CPU's own estimate (`rsqrtps`, `rcpps`).
+
+    TensorFlow's `Rsqrt` and `Reciprocal` kernels start from the CPU's estimate instruction
+    and refine it by one Newton step, which leaves the last bits to the estimate, and Intel
+    and AMD estimate differently. Measured under QEMU (docs/reproducibility.md): of the ops
+    this training runs, only these two gave other bytes than on the AMD host; `Sqrt`,
+    division, `Exp`, `Log`, `Sigmoid` and the convolutions gave the same. Two places use them:
+    Keras's batch norm (`rsqrt` of the variance) and the gradient of `log` (`grad *
+    reciprocal(x)`: binary cross-entropy). Here batch norm divides by a square root, and the
+    gradients of `Log` and `Log1p` divide: correctly rounded (IEEE 754) on every CPU. The
+    layers and the
+    saved model stay Keras's own; only this process's arithmetic changes. Call before the
+    first batch-norm call and the first gradient (tests/train/test_portable_math.py checks
+    the optimized graphs of a real training for these ops).
+    """
+    if train.reproducibility != "portable":
+        return
+    import keras
+    from keras.src import backend  # the module Keras's own ops call through
+
+    if keras.backend.backend() != "tensorflow":
+        return  # JAX's batch norm is XLA's (docs/going-big.md): not pinned here
+    import tensorflow as tf
+    from tensorflow.python.framework import ops as tf_ops  # the gradient registry
+
+    def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+        if axis != -1:  # as Keras's own: broadcast the statistics along `axis`
+            shape = [1] * len(x.shape)
+            shape[axis] = mean.shape[0]
+            mean, variance = tf.reshape(mean, shape), tf.reshape(variance, shape)
+            offset = None if offset is None else tf.reshape(offset, shape)
+            scale = None if scale is None else tf.reshape(scale, shape)
+        root = tf.sqrt(variance + epsilon)
+        if scale is None:  # (x - mean) / root: no constant numerator
+            out = (x - tf.cast(mean, x.dtype)) / tf.cast(root, x.dtype)
+            return out if offset is None else out + tf.cast(offset, x.dtype)
+        # tf.nn.batch_normalization's formula, with scale / sqrt for its rsqrt * scale
+        inv = scale / root
+        shift = -mean * inv if offset is None else offset - mean * inv
+        return x * tf.cast(inv, x.dtype) + tf.cast(shift, x.dtype)
+
+    def log_grad(op, grad):  # TensorFlow's _LogGrad with a division for its reciprocal
+        with tf_ops.control_dependencies([grad]):
+            return grad / tf.math.conj(op.inputs[0])
+
+    def log1p_grad(op, grad):
+        with tf_ops.control_dependencies([grad]):
+            return grad / (1 + tf.math.conj(op.inputs[0]))
+
+    # grappler's arithmetic optimizer rewrites `a / sqrt(b)` into `a * rsqrt(b)` (measured:
+    # batch norm's divisions came back as Rsqrt); its constant folding, `1 / x` into
+    # Reciprocal (avoided above). Off for this process: its graphs keep the ops written.
+    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+    batch_normalization.portable = True  # type: ignore[attr-defined]
+    backend.nn.batch_normalization = batch_normalization
+    registry = tf_ops._gradient_registry._registry  # no public way to replace a gradient
+    registry["Log"]["type"], registry["Log1p"]["type"] = log_grad, log1p_grad
 
 
 def log_mode(train: TrainConfig) -> None:
