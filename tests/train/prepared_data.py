@@ -1,4 +1,5 @@
-"""Small prepared-data trees in the prepare stage's output contract, for train tests.
+"""Small prepared-data trees in the prepare stage's output contract, for train tests,
+and a tiny `stackseg train` on one.
 
 Frames hold filled squares (class 0), hollow squares (class 1) and horizontal bars
 (class 2) drawn brighter than a noisy background, so a tiny model can learn something.
@@ -7,13 +8,17 @@ The manifest is built through `stackseg.contracts` (tests/fixtures.py).
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 from PIL import Image
 
 from stackseg.contracts import mask_png_channels
+from tests.conftest import BIN, tiny_params
 from tests.fixtures import make_pair, write_prepared_manifest
 
 
@@ -73,3 +78,24 @@ def write_prepared(
                 pairs.append(pair)
     write_prepared_manifest(root, classes, image_channels, pairs)
     return root
+
+
+def start_tiny_train(
+    root: Path, mode: str, env: dict[str, str], cores: set[int] | None = None
+) -> subprocess.Popen:
+    """`stackseg train` (the tiny profile, 1 epoch, `mode` reproducibility, 2 threads) on a
+    new prepared tree under root, started in the background with `env` (the caller's
+    environment, edited) and, if given, only `cores`; stderr is piped for the failure."""
+    root.mkdir(parents=True)
+    write_prepared(root / "data" / "prepared")
+    params = tiny_params(train={"epochs": 1, "reproducibility": mode, "threads": 2})
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return subprocess.Popen(
+        ["stackseg", "train"],
+        cwd=root,
+        env={**env, "PATH": f"{BIN}{os.pathsep}{env['PATH']}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=None if cores is None else lambda: os.sched_setaffinity(0, cores),
+    )

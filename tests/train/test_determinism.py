@@ -20,14 +20,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from devtools import portable_hash
 from stackseg.contracts import read_card
 from stackseg.errors import ConfigError
 from stackseg.train import determinism
-from tests.conftest import BIN, tiny_params, train_config
-from tests.train.prepared_data import write_prepared
+from tests.conftest import train_config
+from tests.train.prepared_data import start_tiny_train
 
 CLASSES = ["disc", "ring", "streak"]
 # an instruction set below the portable cap, available on every x86-64 CPU
@@ -86,27 +85,14 @@ def test_cpu_facts_from_cpuinfo(tmp_path: Path):
 
 
 def _train(root: Path, mode: str, cores: set[int], user_isa: str | None) -> subprocess.Popen:
-    root.mkdir(parents=True)
-    write_prepared(root / "data" / "prepared")
-    params = tiny_params(train={"epochs": 1, "reproducibility": mode, "threads": 2})
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("ONEDNN_MAX_CPU_ISA", None)
-    env.pop("TF_NUM_INTRAOP_THREADS", None)
-    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    env = dict(os.environ)
+    for name in ("ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS"):
+        env.pop(name, None)
     if user_isa:
         env["ONEDNN_MAX_CPU_ISA"] = user_isa
         # the other kernel library, as TensorFlow's default picks it on a CPU with(out) VNNI
         env["TF_ENABLE_ONEDNN_OPTS"] = "0" if determinism.PORTABLE_ONEDNN == "1" else "1"
-    return subprocess.Popen(
-        ["stackseg", "train"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: os.sched_setaffinity(0, cores),
-    )
+    return start_tiny_train(root, mode, env, cores)
 
 
 def _outputs(root: Path) -> dict[str, str]:

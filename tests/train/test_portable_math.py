@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from stackseg.train import determinism
-from tests.conftest import BIN, tiny_params, train_config
-from tests.train.prepared_data import write_prepared
+from tests.conftest import train_config
+from tests.train.prepared_data import start_tiny_train
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -125,24 +124,12 @@ def test_fast_keeps_keras_batch_norm(restored):
 
 def _optimized_ops(root: Path, mode: str) -> subprocess.Popen:
     """`stackseg train` (tiny, 1 epoch) writing every graph grappler optimized to root/graphs."""
-    root.mkdir(parents=True)
-    write_prepared(root / "data" / "prepared")
-    params = tiny_params(train={"epochs": 1, "reproducibility": mode, "threads": 2})
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {
         **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "TF_DUMP_GRAPH_PREFIX": str(root / "graphs"),
         "TF_CPP_VMODULE": "meta_optimizer=1",  # dumps after_MetaOptimizer_*.pbtxt
     }
-    return subprocess.Popen(
-        ["stackseg", "train"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_tiny_train(root, mode, env)
 
 
 @pytest.mark.slow

@@ -172,10 +172,9 @@ def portable_math(train: TrainConfig) -> None:
     Keras's batch norm (`rsqrt` of the variance) and the gradient of `log` (`grad *
     reciprocal(x)`: binary cross-entropy). Here batch norm divides by a square root, and the
     gradients of `Log` and `Log1p` divide: correctly rounded (IEEE 754) on every CPU. The
-    layers and the
-    saved model stay Keras's own; only this process's arithmetic changes. Call before the
-    first batch-norm call and the first gradient (tests/train/test_portable_math.py checks
-    the optimized graphs of a real training for these ops).
+    layers and the saved model stay Keras's own; only this process's arithmetic changes.
+    Call before the first batch-norm call and the first gradient
+    (tests/train/test_portable_math.py checks the optimized graphs of a real training).
     """
     if train.reproducibility != "portable":
         return
@@ -212,8 +211,8 @@ def portable_math(train: TrainConfig) -> None:
             return grad / (1 + tf.math.conj(op.inputs[0]))
 
     # grappler's arithmetic optimizer rewrites `a / sqrt(b)` into `a * rsqrt(b)` (measured:
-    # batch norm's divisions came back as Rsqrt); its constant folding, `1 / x` into
-    # Reciprocal (avoided above). Off for this process: its graphs keep the ops written.
+    # batch norm's divisions came back as Rsqrt): off for this process. Its constant folding
+    # turns `1 / x` into Reciprocal: avoided above (no numerator is the constant 1).
     tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
     batch_normalization.portable = True  # type: ignore[attr-defined]
     backend.nn.batch_normalization = batch_normalization
@@ -232,7 +231,8 @@ def log_mode(train: TrainConfig) -> None:
         )
         return
     log.info(
-        "reproducibility portable: oneDNN capped at %s, %d intra-op threads (on %s)",
+        "reproducibility portable: oneDNN capped at %s, %d intra-op threads, no estimate "
+        "instructions (on %s)",
         PORTABLE_ISA,
         train.threads,
         cpu_model(),
