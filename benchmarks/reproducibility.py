@@ -9,7 +9,8 @@ median epoch time over epochs 2.. (tracing excluded), median over the rounds; an
 seconds of each `stackseg train` process (user + system, start-up included), which a machine
 shared with other jobs disturbs less than wall time. The ratios portable / fast are the cost. Also says whether each mode's rounds gave identical weights
 (they must) and the two modes' best val IoU. On a 2-core machine portable's 2 threads are
-fast's too, so the ratio is the instruction-set cap alone (AVX2 vs the CPU's best).
+fast's too, so the ratio is the kernel library (portable: oneDNN; fast: TensorFlow's choice
+for the CPU), the instruction-set cap and portable's division-based arithmetic.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ named with `-cpu` (GenuineIntel with a 4 MiB L2 for the Intel models, AuthenticA
 512 KiB for EPYC-Milan), and compares the sha256 of models/model.keras.
 
     apt-get install qemu-user                       # qemu-x86_64 (Debian 12: QEMU 7.2)
-    .venv/bin/python devtools/cpuid_identity.py     # about 15 minutes on 2 cores
+    .venv/bin/python devtools/cpuid_identity.py     # 30 to 40 minutes on 2 cores
     .venv/bin/python devtools/cpuid_identity.py --config tiny --cpus Haswell-v4
 
 Two comparisons, both in one run: native against `EPYC-Milan` (the same vendor and cache

@@ -32,7 +32,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COMMITTED = ROOT / "devtools/portable_hash.json"
-# fixed here, not read from params.yaml: the check must not move with the demo's params
+# the run's own settings; the rest is params.yaml + profiles/tiny.yaml, so a change there
+# (or in synth, prepare or the model code) moves the committed value too
 OVERRIDES = {"train": {"epochs": 1, "reproducibility": "portable", "threads": 2, "seed": 0}}
 
 
@@ -72,7 +73,7 @@ def explain(digest: str, committed: dict[str, str]) -> str:
     return (
         f"portable training on {cpu_model()} gave {digest[:12]}…, the committed bytes are "
         f"{committed['sha256'][:12]}… (from {committed['cpu']}). After a change of the model "
-        "code, TensorFlow/Keras or profiles/tiny.yaml: `.venv/bin/python "
+        "code, TensorFlow/Keras, params.yaml or profiles/tiny.yaml: `.venv/bin/python "
         "devtools/portable_hash.py --write` and commit. Otherwise this CPU trains other bytes "
         "in portable mode: docs/reproducibility.md (across CPU vendors)"
     )

@@ -21,7 +21,9 @@ from tests.fixtures import make_card
 def test_missing_model_is_one_clear_line(tmp_path, monkeypatch, capsys, command, outputs):
     """Both stages that load the trained model (stackseg.trained.load_trained)."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    # fast: in this process, portable mode would pin TensorFlow's variables for later tests
+    params = tiny_params(train={"reproducibility": "fast"})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     assert main([command]) == InputDataError.exit_code
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [

@@ -57,13 +57,15 @@ def test_export_is_byte_identical_run_to_run(exported, tmp_path):
     from stackseg.config import load_config
     from stackseg.export import onnx, stage
     from stackseg.models import load_model
+    from stackseg.train.determinism import portable_math
 
     cfg = load_config(exported / "params.yaml")
     model = load_model(exported / cfg.paths.model)
     card = read_card(exported / cfg.paths.model_card, cfg.classes)
     written = (exported / cfg.paths.onnx).read_bytes()
     for name in ("first.onnx", "second.onnx"):
-        onnx.export_onnx(model, tmp_path / name, cfg.export.opset, card.input.size_multiple)
+        with portable_math(cfg.train):  # as `stackseg export` converts (batch norm's constants)
+            onnx.export_onnx(model, tmp_path / name, cfg.export.opset, card.input.size_multiple)
         again = onnx.normalised_bytes(tmp_path / name, stage.card_metadata(card))
         assert again == written, name
 
@@ -101,6 +103,8 @@ def test_parity_failure_is_one_line_and_writes_nothing(trained, tmp_path, monkey
     shutil.copytree(trained.root, root, symlinks=True)
     params = _params(root)
     params["export"]["max_abs_diff"] = 1e-12  # no float32 conversion is that exact
+    # fast: in this process, portable mode would pin TensorFlow's variables for later tests
+    params["train"]["reproducibility"] = "fast"
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(root)
     assert main(["export"]) == 1

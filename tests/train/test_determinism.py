@@ -148,6 +148,9 @@ def test_portable_bytes_do_not_depend_on_cores_or_the_users_isa(tmp_path: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    determinism.has_avx2() is not True, reason="portable mode's bytes need AVX2 (x86-64)"
+)
 def test_portable_training_gives_the_committed_bytes(tmp_path: Path):
     """The proof that survives machines: the same bytes as committed, on this suite's CPU."""
     digest = portable_hash.train_hash(tmp_path)

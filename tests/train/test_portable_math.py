@@ -32,21 +32,6 @@ EPS = 1e-3
 ESTIMATES = {"Rsqrt", "Reciprocal", "Inv"}  # ops computed from the CPU's own estimate
 
 
-@pytest.fixture()
-def restored(monkeypatch):
-    """Undo portable_math after the test: it changes this process's TensorFlow."""
-    monkeypatch.setattr(backend.nn, "batch_normalization", backend.nn.batch_normalization)
-    registry = tf_ops._gradient_registry._registry
-    grads = {op: registry[op]["type"] for op in ("Log", "Log1p")}
-    options = tf.config.optimizer.get_experimental_options()
-    yield
-    for op, grad in grads.items():
-        registry[op]["type"] = grad
-    tf.config.optimizer.set_experimental_options(
-        {"arithmetic_optimization": options.get("arithmetic_optimization", True)}
-    )
-
-
 def _exact(x, mean, var, gamma, beta):
     """Portable batch norm in numpy float32: inv = gamma / sqrt(var + eps)."""
     inv = gamma / np.sqrt(var + np.float32(EPS))
@@ -64,25 +49,29 @@ def _layer(channels: int, rng: np.random.Generator):
     return layer, mean, var, gamma, beta
 
 
-def test_portable_batch_norm_is_the_correctly_rounded_formula(restored):
-    determinism.portable_math(train_config(reproducibility="portable"))
-    assert getattr(backend.nn.batch_normalization, "portable", False)
+def test_portable_batch_norm_is_the_correctly_rounded_formula():
+    own = backend.nn.batch_normalization
     rng = np.random.default_rng(0)
     layer, mean, var, gamma, beta = _layer(64, rng)
     x = rng.normal(0, 3, (8, 4, 4, 64)).astype(np.float32)
     expected = _exact(x, mean, var, gamma, beta)
-    # inference, eager and traced (grappler optimizes the traced graph)
-    assert np.array_equal(np.asarray(layer(x, training=False)), expected)
-    traced = tf.function(lambda t: layer(t, training=False))
-    assert np.array_equal(traced(tf.constant(x)).numpy(), expected)
-    # training: the batch's statistics, as Keras computes them (ops.moments)
-    batch_mean, batch_var = (np.asarray(t) for t in keras.ops.moments(x, axes=[0, 1, 2]))
-    out = np.asarray(layer(x, training=True))
-    assert np.array_equal(out, _exact(x, batch_mean, batch_var, gamma, beta))
+    with determinism.portable_math(train_config(reproducibility="portable")) as applied:
+        assert applied and getattr(backend.nn.batch_normalization, "portable", False)
+        # inference, eager and traced (grappler optimizes the traced graph)
+        assert np.array_equal(np.asarray(layer(x, training=False)), expected)
+        traced = tf.function(lambda t: layer(t, training=False))
+        assert np.array_equal(traced(tf.constant(x)).numpy(), expected)
+        # training: the batch's statistics, as Keras computes them (ops.moments)
+        batch_mean, batch_var = (np.asarray(t) for t in keras.ops.moments(x, axes=[0, 1, 2]))
+        out = np.asarray(layer(x, training=True))
+        assert np.array_equal(out, _exact(x, batch_mean, batch_var, gamma, beta))
+    # leaving restores Keras's own batch norm, TensorFlow's gradients and grappler
+    assert backend.nn.batch_normalization is own
+    assert tf_ops._gradient_registry.lookup("Log").__name__ == "_LogGrad"
+    assert tf.config.optimizer.get_experimental_options().get("arithmetic_optimization", True)
 
 
-def test_portable_log_gradient_divides(restored):
-    determinism.portable_math(train_config(reproducibility="portable"))
+def test_portable_log_gradient_divides():
     x = np.random.default_rng(1).uniform(1e-3, 10, 10_000).astype(np.float32)
     dy = np.random.default_rng(2).normal(0, 1, 10_000).astype(np.float32)
 
@@ -93,7 +82,9 @@ def test_portable_log_gradient_divides(restored):
             loss = tf.reduce_sum(dy * tf.math.log(t)) + tf.reduce_sum(dy * tf.math.log1p(t))
         return tape.gradient(loss, t)
 
-    assert np.array_equal(grads(tf.constant(x)).numpy(), dy / x + dy / (np.float32(1) + x))
+    with determinism.portable_math(train_config(reproducibility="portable")):
+        got = grads(tf.constant(x)).numpy()
+    assert np.array_equal(got, dy / x + dy / (np.float32(1) + x))
 
 
 def test_tensorflows_rsqrt_and_reciprocal_are_estimates():
@@ -108,18 +99,18 @@ def test_tensorflows_rsqrt_and_reciprocal_are_estimates():
         assert np.max(np.abs(estimated.view(np.int32) - exact.view(np.int32))) <= 4  # a few ulp
 
 
-def test_fast_keeps_keras_batch_norm(restored):
+def test_fast_keeps_keras_batch_norm():
     own = backend.nn.batch_normalization
     log_grad = tf_ops._gradient_registry.lookup("Log")
-    determinism.portable_math(train_config(reproducibility="fast"))
-    assert backend.nn.batch_normalization is own
-    assert tf_ops._gradient_registry.lookup("Log") is log_grad
-    layer, mean, var, gamma, beta = _layer(64, np.random.default_rng(2))
-    x = np.random.default_rng(3).normal(0, 3, (8, 4, 4, 64)).astype(np.float32)
-    # Keras's own path (rsqrt) is another arithmetic: the patch is what makes the tests pass
-    assert not np.array_equal(
-        np.asarray(layer(x, training=False)), _exact(x, mean, var, gamma, beta)
-    )
+    with determinism.portable_math(train_config(reproducibility="fast")) as applied:
+        assert not applied
+        assert backend.nn.batch_normalization is own
+        assert tf_ops._gradient_registry.lookup("Log") is log_grad
+        layer, mean, var, gamma, beta = _layer(64, np.random.default_rng(2))
+        x = np.random.default_rng(3).normal(0, 3, (8, 4, 4, 64)).astype(np.float32)
+        # Keras's own path (rsqrt) is another arithmetic: the patch is what the tests see
+        out = np.asarray(layer(x, training=False))
+    assert not np.array_equal(out, _exact(x, mean, var, gamma, beta))
 
 
 def _optimized_ops(root: Path, mode: str) -> subprocess.Popen:
@@ -149,7 +140,7 @@ def test_portable_training_graphs_have_no_estimate_ops(tmp_path: Path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=60)
-    # fast: Keras's batch norm and the log gradient, so the check can fail
+    # fast: Keras's batch norm (Rsqrt) and the log gradient (Reciprocal): the check can fail
     assert {"Rsqrt", "Reciprocal"} <= ops["fast"]
     # portable: the same model and loss trained with divisions and square roots only
     assert not ops["portable"] & ESTIMATES, sorted(ops["portable"] & ESTIMATES)

@@ -15,11 +15,13 @@ def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
     from stackseg.train.determinism import pin_environment
 
-    # train.reproducibility portable: the test predictions are pinned as training's are (the
-    # instruction set, the threads; batch norm's arithmetic in the stage), so that
-    # metrics/evaluate.json and plots/ have the same bytes on every CPU
-    pin_environment(cfg.train)
+    # train.reproducibility portable: the test predictions are pinned as training is (kernels,
+    # instruction set, threads, no estimate instructions), so that metrics/evaluate.json and
+    # plots/ have the same bytes on every CPU
+    pin_environment(cfg.train, if_started="skip")
     # imported here: loading the model pulls in TensorFlow, which `stackseg --help` must not
     from stackseg.evaluate import stage
+    from stackseg.train.determinism import portable_math
 
-    stage.run(cfg)
+    with portable_math(cfg.train):
+        stage.run(cfg)

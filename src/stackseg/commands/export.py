@@ -16,9 +16,13 @@ def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
     from stackseg.train.determinism import pin_environment
 
-    # train.reproducibility portable: converted and checked as training ran (docs/reproducibility.md)
-    pin_environment(cfg.train)
+    # train.reproducibility portable: converted and checked as training ran, so that the
+    # batch-norm constants TensorFlow folds into model.onnx and the Keras side of the parity
+    # check have the same bytes on every CPU (docs/reproducibility.md)
+    pin_environment(cfg.train, if_started="skip")
     # imported here: the conversion pulls in TensorFlow, which `stackseg --help` must not
     from stackseg.export import stage
+    from stackseg.train.determinism import portable_math
 
-    stage.run(cfg)
+    with portable_math(cfg.train):
+        stage.run(cfg)

@@ -40,9 +40,11 @@ def run(args: argparse.Namespace) -> None:
     replicas = distributed.setup() if distributed.requested() else None
     from stackseg.tracking.hooks import end_open_runs
     from stackseg.train import stage  # TensorFlow only when actually training
+    from stackseg.train.determinism import portable_math
 
     try:
-        stage.run(cfg, replicas=replicas)
+        with portable_math(cfg.train):  # portable: no estimate instructions (the module's doc)
+            stage.run(cfg, replicas=replicas)
     except BaseException as exc:  # Ctrl-C and SIGTERM (cli.Terminated) included
         end_open_runs(exc)
         raise

@@ -130,9 +130,7 @@ def run(cfg: Config) -> dict:
     """The whole stage (steps 1-5); returns the evaluate.json document it wrote."""
     from stackseg import trained
     from stackseg.runtime import KerasBackend
-    from stackseg.train.determinism import portable_math
 
-    portable_math(cfg.train)  # portable: batch norm without the CPU's own rsqrt estimate
     model, card = trained.load_trained(cfg)
     manifest = read_manifest(cfg.paths.prepared, cfg.classes)
     trained.check_channels(model, manifest, cfg)

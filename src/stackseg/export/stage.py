@@ -116,11 +116,7 @@ def run(cfg: Config) -> dict:
     """The whole stage (steps 1-4); returns the export.json document it wrote."""
     from stackseg import trained
     from stackseg.runtime import KerasBackend, OnnxBackend
-    from stackseg.train.determinism import portable_math
 
-    # portable: batch norm's folded constants and the Keras side of the parity check without
-    # the CPU's own rsqrt estimate, so model.onnx and export.json have the same bytes anywhere
-    portable_math(cfg.train)
     model_path = Path(cfg.paths.model)
     model, card = trained.load_trained(cfg)
     prepared = Path(cfg.paths.prepared)

@@ -5,24 +5,29 @@ but independent ops still run concurrently and can finish in a different order, 
 floating-point reductions. One inter-op thread removed that (identical weights over five
 runs, at full speed: the kernels themselves still use every core through intra-op threads).
 
-Across machines two more things decide the bytes (measured, docs/reproducibility.md):
-oneDNN picks its kernels by the CPU's instruction set at run time, and the intra-op thread
-count (by default the cores this process may use) splits the reductions differently.
-`train.reproducibility: portable` pins both, and the other switches that change which
-kernels run, through environment variables that TensorFlow and oneDNN read once, when they
-start: `pin_environment` must run before TensorFlow is imported (`stackseg train` calls it
-first; the stage checks it, `check_pinned`). `fast` leaves them to the machine.
+Across machines more things decide the bytes (measured, docs/reproducibility.md): which
+kernel library TensorFlow runs (by default chosen by the CPU's features), the instruction
+set oneDNN picks at run time, the intra-op thread count (by default the cores this process
+may use), and the ops computed from the CPU's own estimate instructions (rsqrt, reciprocal).
+`train.reproducibility: portable` pins the first three, and the other switches that change
+which kernels run, through environment variables that TensorFlow and oneDNN read once, when
+they start: `pin_environment` must run before TensorFlow is imported (`stackseg train`,
+`evaluate` and `export` call it first; the train stage checks it, `check_pinned`); and
+`portable_math` replaces the estimates by divisions while the stage runs. `fast` leaves all
+of it to the machine.
 
 This module imports TensorFlow only inside the functions that need it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Literal
 
 from stackseg.config import TrainConfig
 from stackseg.contracts import Reproducibility
@@ -60,15 +65,23 @@ def portable_environment(threads: int) -> dict[str, str | None]:
     }
 
 
-def pin_environment(train: TrainConfig, environ: MutableMapping[str, str] | None = None) -> None:
+def pin_environment(
+    train: TrainConfig,
+    environ: MutableMapping[str, str] | None = None,
+    if_started: Literal["refuse", "skip"] = "refuse",
+) -> None:
     """In portable mode, set the variables that decide the weights' bytes; before TensorFlow.
 
-    Refuses (ConfigError) when TensorFlow is already imported in this process: its thread
-    pools and oneDNN's instruction set would keep what they started with.
+    When TensorFlow is already imported in this process its thread pools and oneDNN's
+    instruction set keep what they started with: training refuses (ConfigError), evaluate
+    and export (`if_started="skip"`, called in one process by tests) go on as they are.
     """
     if train.reproducibility != "portable":
         return
     if "tensorflow" in sys.modules:
+        if if_started == "skip":
+            log.debug("TensorFlow already started: the portable variables are not set")
+            return
         raise ConfigError(
             "train.reproducibility portable must be set up before TensorFlow starts: "
             "run `stackseg train` in its own process"
@@ -161,7 +174,8 @@ def configure_determinism(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def portable_math(train: TrainConfig) -> None:
+@contextlib.contextmanager
+def portable_math(train: TrainConfig) -> Iterator[bool]:
     """Portable mode: no op whose result is the CPU's own estimate (`rsqrtps`, `rcpps`).
 
     TensorFlow's `Rsqrt` and `Reciprocal` kernels start from the CPU's estimate instruction
@@ -173,16 +187,19 @@ def portable_math(train: TrainConfig) -> None:
     reciprocal(x)`: binary cross-entropy). Here batch norm divides by a square root, and the
     gradients of `Log` and `Log1p` divide: correctly rounded (IEEE 754) on every CPU. The
     layers and the saved model stay Keras's own; only this process's arithmetic changes.
-    Call before the first batch-norm call and the first gradient
+    Enter before the first batch-norm call and the first gradient; leaving restores
+    Keras and TensorFlow (tests call the commands in one process). Yields whether it applied
     (tests/train/test_portable_math.py checks the optimized graphs of a real training).
     """
     if train.reproducibility != "portable":
+        yield False
         return
     import keras
     from keras.src import backend  # the module Keras's own ops call through
 
     if keras.backend.backend() != "tensorflow":
-        return  # JAX's batch norm is XLA's (docs/going-big.md): not pinned here
+        yield False  # JAX's batch norm is XLA's (docs/going-big.md): not pinned here
+        return
     import tensorflow as tf
     from tensorflow.python.framework import ops as tf_ops  # the gradient registry
 
@@ -210,14 +227,27 @@ def portable_math(train: TrainConfig) -> None:
         with tf_ops.control_dependencies([grad]):
             return grad / (1 + tf.math.conj(op.inputs[0]))
 
+    registry = tf_ops._gradient_registry._registry  # no public way to replace a gradient
+    saved = (
+        backend.nn.batch_normalization,
+        registry["Log"]["type"],
+        registry["Log1p"]["type"],
+        tf.config.optimizer.get_experimental_options().get("arithmetic_optimization", True),
+    )
     # grappler's arithmetic optimizer rewrites `a / sqrt(b)` into `a * rsqrt(b)` (measured:
-    # batch norm's divisions came back as Rsqrt): off for this process. Its constant folding
-    # turns `1 / x` into Reciprocal: avoided above (no numerator is the constant 1).
+    # batch norm's divisions came back as Rsqrt): off. Its constant folding turns `1 / x`
+    # into Reciprocal: avoided above (no numerator is the constant 1).
     tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
     batch_normalization.portable = True  # type: ignore[attr-defined]
     backend.nn.batch_normalization = batch_normalization
-    registry = tf_ops._gradient_registry._registry  # no public way to replace a gradient
     registry["Log"]["type"], registry["Log1p"]["type"] = log_grad, log1p_grad
+    log.debug("portable arithmetic: batch norm and the gradients of log by division")
+    try:
+        yield True
+    finally:
+        backend.nn.batch_normalization = saved[0]
+        registry["Log"]["type"], registry["Log1p"]["type"] = saved[1], saved[2]
+        tf.config.optimizer.set_experimental_options({"arithmetic_optimization": saved[3]})
 
 
 def log_mode(train: TrainConfig) -> None:
@@ -231,8 +261,7 @@ def log_mode(train: TrainConfig) -> None:
         )
         return
     log.info(
-        "reproducibility portable: oneDNN capped at %s, %d intra-op threads, no estimate "
-        "instructions (on %s)",
+        "reproducibility portable: oneDNN capped at %s, %d intra-op threads (on %s)",
         PORTABLE_ISA,
         train.threads,
         cpu_model(),

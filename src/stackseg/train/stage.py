@@ -31,7 +31,6 @@ from stackseg.train.determinism import (
     check_pinned,
     configure_determinism,
     log_mode,
-    portable_math,
     set_precision,
 )
 from stackseg.train.live import open_live
@@ -93,7 +92,6 @@ def run(
         log.info("%s holds checkpoints of other runs; delete them if not needed", store.root)
 
     check_pinned(t)
-    portable_math(t)
     log_mode(t)
     # MLflow (docs/mlflow.md); None when off or unreachable, and on workers other than the chief
     tracked = start_train(cfg, cwd) if replicas is None or replicas.chief else None
