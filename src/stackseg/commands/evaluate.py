@@ -13,12 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
-    from stackseg.train.determinism import pin_environment
+    from stackseg.train.determinism import pin_environment, start_tensorflow
 
     # train.reproducibility portable: the test predictions are pinned as training is (kernels,
     # instruction set, threads, no estimate instructions), so that metrics/evaluate.json and
     # plots/ have the same bytes on every CPU
     pin_environment(cfg.train, if_started="skip")
+    start_tensorflow(cfg.train)  # without its oneDNN notice (portable)
     # imported here: loading the model pulls in TensorFlow, which `stackseg --help` must not
     from stackseg.evaluate import stage
     from stackseg.train.determinism import portable_math

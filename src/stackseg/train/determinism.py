@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Literal
@@ -92,6 +94,41 @@ def pin_environment(
             environ.pop(name, None)
         else:
             environ[name] = value
+
+
+# what TensorFlow prints on stderr when oneDNN is on, whatever TF_CPP_MIN_LOG_LEVEL says
+_ONEDNN_NOTICE = re.compile(
+    r"All log messages before absl::InitializeLog|oneDNN custom operations are on"
+)
+
+
+def start_tensorflow(train: TrainConfig) -> None:
+    """Import TensorFlow; in portable mode without its notice that oneDNN is on.
+
+    Portable mode names `TF_ENABLE_ONEDNN_OPTS=1`, and TensorFlow then prints 4 lines at
+    import (measured: twice "oneDNN custom operations are on" with absl's preamble), ignoring
+    TF_CPP_MIN_LOG_LEVEL. While quiet (the level stackseg sets unless -v or the user's own),
+    stderr goes through a temporary file during the import and comes back without them.
+    """
+    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") not in ("", "0")
+    if train.reproducibility != "portable" or not quiet or "tensorflow" in sys.modules:
+        import tensorflow  # noqa: F401
+
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not _ONEDNN_NOTICE.search(line):
+                    sys.stderr.write(line)
 
 
 def check_pinned(train: TrainConfig, environ: MutableMapping[str, str] | None = None) -> None:
