@@ -57,7 +57,7 @@ def test_export_is_byte_identical_run_to_run(exported, tmp_path):
     from stackseg.config import load_config
     from stackseg.export import onnx, stage
     from stackseg.models import load_model
-    from stackseg.train.determinism import portable_math
+    from stackseg.train.portable import portable_math
 
     cfg = load_config(exported / "params.yaml")
     model = load_model(exported / cfg.paths.model)

@@ -4,7 +4,7 @@
 differently); TensorFlow's `Rsqrt` and `Reciprocal` refine them by one Newton step, which
 leaves the last bits to the estimate. Portable mode computes batch norm from a square root
 and a division and the gradients of `Log`/`Log1p` by a division, and keeps grappler from
-rewriting them back (determinism.portable_math). These tests check the arithmetic bit for
+rewriting them back (train.portable.portable_math). These tests check the arithmetic bit for
 bit against numpy float32 (whose sqrt and division are correctly rounded everywhere), in
 eager and traced code, and the optimized graphs of a real `stackseg train`.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stackseg.train import determinism
+from stackseg.train import portable
 from tests.conftest import train_config
 from tests.train.prepared_data import start_tiny_train
 
@@ -55,7 +55,7 @@ def test_portable_batch_norm_is_the_correctly_rounded_formula():
     layer, mean, var, gamma, beta = _layer(64, rng)
     x = rng.normal(0, 3, (8, 4, 4, 64)).astype(np.float32)
     expected = _exact(x, mean, var, gamma, beta)
-    with determinism.portable_math(train_config(reproducibility="portable")) as applied:
+    with portable.portable_math(train_config(reproducibility="portable")) as applied:
         assert applied and getattr(backend.nn.batch_normalization, "portable", False)
         # inference, eager and traced (grappler optimizes the traced graph)
         assert np.array_equal(np.asarray(layer(x, training=False)), expected)
@@ -82,7 +82,7 @@ def test_portable_log_gradient_divides():
             loss = tf.reduce_sum(dy * tf.math.log(t)) + tf.reduce_sum(dy * tf.math.log1p(t))
         return tape.gradient(loss, t)
 
-    with determinism.portable_math(train_config(reproducibility="portable")):
+    with portable.portable_math(train_config(reproducibility="portable")):
         got = grads(tf.constant(x)).numpy()
     assert np.array_equal(got, dy / x + dy / (np.float32(1) + x))
 
@@ -102,7 +102,7 @@ def test_tensorflows_rsqrt_and_reciprocal_are_estimates():
 def test_fast_keeps_keras_batch_norm():
     own = backend.nn.batch_normalization
     log_grad = tf_ops._gradient_registry.lookup("Log")
-    with determinism.portable_math(train_config(reproducibility="fast")) as applied:
+    with portable.portable_math(train_config(reproducibility="fast")) as applied:
         assert not applied
         assert backend.nn.batch_normalization is own
         assert tf_ops._gradient_registry.lookup("Log") is log_grad

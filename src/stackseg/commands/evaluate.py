@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
-    from stackseg.train.determinism import pin_environment, start_tensorflow
+    from stackseg.train.determinism import pin_environment
+    from stackseg.train.portable import start_tensorflow
 
     # train.reproducibility portable: the test predictions are pinned as training is (kernels,
     # instruction set, threads, no estimate instructions), so that metrics/evaluate.json and
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> None:
     start_tensorflow(cfg.train)  # without its oneDNN notice (portable)
     # imported here: loading the model pulls in TensorFlow, which `stackseg --help` must not
     from stackseg.evaluate import stage
-    from stackseg.train.determinism import portable_math
+    from stackseg.train.portable import portable_math
 
     with portable_math(cfg.train):
         stage.run(cfg)

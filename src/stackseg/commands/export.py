@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     cfg = load_config(args.params)
-    from stackseg.train.determinism import pin_environment, start_tensorflow
+    from stackseg.train.determinism import pin_environment
+    from stackseg.train.portable import start_tensorflow
 
     # train.reproducibility portable: converted and checked as training ran, so that the
     # batch-norm constants TensorFlow folds into model.onnx and the Keras side of the parity
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> None:
     start_tensorflow(cfg.train)  # without its oneDNN notice (portable)
     # imported here: the conversion pulls in TensorFlow, which `stackseg --help` must not
     from stackseg.export import stage
-    from stackseg.train.determinism import portable_math
+    from stackseg.train.portable import portable_math
 
     with portable_math(cfg.train):
         stage.run(cfg)

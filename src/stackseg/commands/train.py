@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> None:
     if args.local_workers is not None and args.local_workers < 1:
         raise ConfigError(f"--local-workers must be 1 or more, not {args.local_workers}")
     cfg = load_config(args.params)  # checked here once, before any worker starts
-    from stackseg.train.determinism import pin_environment, start_tensorflow
+    from stackseg.train.determinism import pin_environment
+    from stackseg.train.portable import start_tensorflow
 
     pin_environment(cfg.train)  # portable: before TensorFlow starts, which reads it once
     if args.local_workers is not None:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> None:
     replicas = distributed.setup() if distributed.requested() else None
     from stackseg.tracking.hooks import end_open_runs
     from stackseg.train import stage  # TensorFlow only when actually training
-    from stackseg.train.determinism import portable_math
+    from stackseg.train.portable import portable_math
 
     try:
         with portable_math(cfg.train):  # portable: no estimate instructions (the module's doc)
